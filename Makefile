@@ -1,0 +1,127 @@
+# Reservlön: one non-recursive Makefile for the appliance, its tests and its tools.
+#   make            build build/bin/reservlon (and the test tools)
+#   make test       every unit (cmocka) and end-to-end test
+#   make asan       the same tests under AddressSanitizer + UBSan, in build/asan/
+#   make drill      a continuity drill on a generated snapshot, outputs in build/drill/
+#   make bench      benchmarks (optimised build in build/bench/)
+#   make clean
+# Debian packages are found through pkg-config; scripts/install-deps installs them.
+
+B ?= build
+SANITIZE ?=
+OPT ?= -O2 -g
+
+PKGS := libsodium sqlite3
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS := $(shell pkg-config --libs $(PKGS))
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wconversion -Wformat=2 -Wstrict-prototypes \
+        -Wmissing-prototypes -Wvla -Wno-sign-conversion
+CFLAGS_BASE := -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong \
+        -D_FORTIFY_SOURCE=2 -fPIE -MMD -MP -Iapp
+LDFLAGS_BASE := -pie -Wl,-z,relro,-z,now
+
+ifeq ($(SANITIZE),1)
+  SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  CFLAGS_BASE := $(filter-out -D_FORTIFY_SOURCE=2,$(CFLAGS_BASE)) $(SAN)
+  LDFLAGS_BASE += $(SAN)
+endif
+
+ALL_CFLAGS := $(CFLAGS_BASE) $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS := $(LDFLAGS_BASE) $(LDFLAGS)
+
+# --- sources -----------------------------------------------------------------
+APP_SRC := $(sort $(filter-out app/cli/main.c,$(wildcard app/*/*.c)))
+APP_OBJ := $(APP_SRC:%.c=$(B)/obj/%.o)
+LIB := $(B)/lib/libreservlon.a
+
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
+
+# Firmware: the core sees only firmware/include; the host HAL is linked for tests and the
+# simulator. A production firmware build (hal/<target>) must never link hal/host.
+FW_CORE_SRC := $(sort $(wildcard firmware/core/*.c))
+FW_HOST_SRC := $(sort $(wildcard firmware/hal/host/*.c))
+FW_OBJ := $(FW_CORE_SRC:%.c=$(B)/obj/%.o) $(FW_HOST_SRC:%.c=$(B)/obj/%.o)
+FW_LIB := $(B)/lib/libtokenfw.a
+FW_TEST_SRC := $(sort $(wildcard tests/firmware/test_*.c))
+FW_TEST_BIN := $(FW_TEST_SRC:tests/firmware/%.c=$(B)/tests/fw_%)
+
+BIN := $(B)/bin/reservlon
+GEN := $(B)/bin/gen-snapshot
+
+.PHONY: all test unit e2e asan drill bench clean fuzz
+all: $(BIN) $(if $(wildcard scripts/gen-snapshot.c),$(GEN)) $(UNIT_BIN) $(TOOL_BIN) $(FW_TEST_BIN)
+
+# Rebuild everything when the flags change (git's GIT-CFLAGS idea).
+FLAGS_STAMP := $(B)/.flags
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(@D)
+	@echo '$(ALL_CFLAGS) $(ALL_LDFLAGS)' | cmp -s - $@ || echo '$(ALL_CFLAGS) $(ALL_LDFLAGS)' > $@
+FORCE:
+
+$(B)/obj/firmware/core/%.o: firmware/core/%.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(filter-out -Iapp,$(ALL_CFLAGS)) -ffreestanding -Ifirmware/include -c $< -o $@
+
+$(B)/obj/%.o: %.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Ifirmware/include -c $< -o $@
+
+$(LIB): $(APP_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(FW_LIB): $(FW_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(BIN): $(B)/obj/app/cli/main.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(GEN): $(B)/obj/scripts/gen-snapshot.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
+
+$(B)/tests/%: $(B)/obj/tests/tools/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(B)/tests/fw_test_%: $(B)/obj/tests/firmware/test_%.o $(FW_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
+
+# --- tests -------------------------------------------------------------------
+.SECONDARY:
+
+test: all
+	B=$(B) SANITIZE=$(SANITIZE) tests/run-all
+
+unit: all
+	B=$(B) tests/run-all unit
+
+e2e: all
+	B=$(B) tests/run-all e2e
+
+asan:
+	$(MAKE) B=build/asan SANITIZE=1 OPT='-O1 -g' test
+
+drill: $(BIN) $(GEN)
+	B=$(B) scripts/drill
+
+bench:
+	$(MAKE) B=build/bench OPT='-O2 -DNDEBUG' all
+	B=build/bench scripts/bench
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
