@@ -50,6 +50,9 @@ FW_LIB := $(B)/lib/libtokenfw.a
 FW_TEST_SRC := $(sort $(wildcard tests/firmware/test_*.c))
 FW_TEST_BIN := $(FW_TEST_SRC:tests/firmware/%.c=$(B)/tests/fw_%)
 
+BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
+
 BIN := $(B)/bin/reservlon
 GEN := $(B)/bin/gen-snapshot
 
@@ -99,6 +102,11 @@ $(B)/tests/fw_test_%: $(B)/obj/tests/firmware/test_%.o $(FW_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) $(CMOCKA_LIBS) -o $@
 
+# Benchmark programs exist only in the bench variant (they use RL_BENCH_PLAIN hooks).
+$(B)/bench/%: $(B)/obj/tests/bench/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
+
 # --- tests -------------------------------------------------------------------
 .SECONDARY:
 
@@ -118,8 +126,17 @@ drill: $(BIN) $(GEN)
 	B=$(B) scripts/drill
 
 bench:
-	$(MAKE) B=build/bench OPT='-O2 -DNDEBUG' all
-	B=build/bench scripts/bench
+	$(MAKE) B=build/bench OPT='-O2 -DNDEBUG -DRL_BENCH_PLAIN' all bench-bin
+	B=build/bench scripts/bench $(if $(SIZES),--sizes $(SIZES))
+
+bench-bin: $(BENCH_BIN)
+ifeq ($(findstring RL_BENCH_PLAIN,$(OPT)),)
+  ifneq ($(BENCH_BIN),)
+$(BENCH_BIN): bench-variant-only
+bench-variant-only:
+	$(error benchmark programs link the plain-SQLite hook; build them with 'make bench')
+  endif
+endif
 
 clean:
 	rm -rf build

@@ -1,8 +1,311 @@
-/* reservlon: the command-line entry point of the appliance. */
+/* reservlon: the command-line entry point of the appliance.
+ *
+ * Parses the command line, authenticates the operator, calls the modules and turns their
+ * return codes into the exit codes of DESIGN.md (0 ok, 1 user or data error, 2 usage,
+ * 3 integrity or security failure). Only this file calls exit(). */
+#include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "common/err.h"
+#include "common/fileio.h"
+#include "sig/minisig.h"
+#include "snapshot/snapshot.h"
+#include "vault/vault.h"
+
+#define PASS_MAX 1024
+
+static const char usage_text[] =
+    "usage: reservlon --vault DIR COMMAND [ARGS] [--as NAME --passphrase-file FILE]\n"
+    "\n"
+    "commands:\n"
+    "  init --admin NAME --passphrase-file FILE [--export-pubkey FILE]\n"
+    "                              create a vault with its first administrator\n"
+    "  operator add NAME --role registrar|approver|administrator --new-passphrase-file FILE\n"
+    "                              add an operator (administrators)\n"
+    "  config set-export-key FILE  set the main system's snapshot export public key\n"
+    "  snapshot import DIR [--replace]\n"
+    "                              verify and import a signed snapshot (administrators)\n"
+    "  status [--json]             counts, snapshot source and time\n"
+    "  check                       full integrity check of the vault and its audit log\n"
+    "\n"
+    "Every command but init authenticates an operator with --as and --passphrase-file, or\n"
+    "asks for the passphrase on the terminal. Exit codes: 0 ok, 1 data error, 2 usage,\n"
+    "3 integrity or security failure.\n";
+
+typedef struct {
+    const char *vault;
+    const char *as;
+    const char *pass_file;
+    const char *new_pass_file;
+    const char *admin;
+    const char *role;
+    const char *export_pubkey;
+    int json;
+    int replace;
+    const char *pos[8];
+    int npos;
+} args;
+
+static int usage(const char *msg)
+{
+    if (msg)
+        fprintf(stderr, "reservlon: %s\n", msg);
+    fputs(usage_text, stderr);
+    return RL_EUSAGE;
+}
+
+static int parse_args(int argc, char **argv, args *a)
+{
+    memset(a, 0, sizeof *a);
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        const char **slot = NULL;
+        if (strcmp(s, "--vault") == 0)
+            slot = &a->vault;
+        else if (strcmp(s, "--as") == 0)
+            slot = &a->as;
+        else if (strcmp(s, "--passphrase-file") == 0)
+            slot = &a->pass_file;
+        else if (strcmp(s, "--new-passphrase-file") == 0)
+            slot = &a->new_pass_file;
+        else if (strcmp(s, "--admin") == 0)
+            slot = &a->admin;
+        else if (strcmp(s, "--role") == 0)
+            slot = &a->role;
+        else if (strcmp(s, "--export-pubkey") == 0)
+            slot = &a->export_pubkey;
+        else if (strcmp(s, "--json") == 0)
+            a->json = 1;
+        else if (strcmp(s, "--replace") == 0)
+            a->replace = 1;
+        else if (strncmp(s, "--", 2) == 0) {
+            fprintf(stderr, "reservlon: unknown option %s\n", s);
+            return RL_EUSAGE;
+        } else if (a->npos < 8)
+            a->pos[a->npos++] = s;
+        else
+            return usage("too many arguments");
+        if (slot) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "reservlon: %s needs a value\n", s);
+                return RL_EUSAGE;
+            }
+            *slot = argv[++i];
+        }
+    }
+    return RL_OK;
+}
+
+/* Reads a passphrase from the first line of path, or from the terminal without echo.
+ * The result lives in sodium_malloc'd memory; free with sodium_free. */
+static int read_passphrase(const char *path, const char *prompt, char **out, size_t *len)
+{
+    char *buf = sodium_malloc(PASS_MAX);
+    *out = NULL;
+    *len = 0;
+    if (buf == NULL)
+        return err_set(RL_ENOMEM, "cannot allocate protected memory");
+    size_t n = 0;
+    if (path != NULL) {
+        FILE *f = fopen(path, "re");
+        if (f == NULL) {
+            sodium_free(buf);
+            return err_set(RL_EDATA, "passphrase file %s: %s", path, strerror(errno));
+        }
+        n = fread(buf, 1, PASS_MAX - 1, f);
+        fclose(f);
+    } else if (isatty(STDIN_FILENO)) {
+        struct termios old, quiet;
+        fprintf(stderr, "%s", prompt);
+        fflush(stderr);
+        if (tcgetattr(STDIN_FILENO, &old) == 0) {
+            quiet = old;
+            quiet.c_lflag &= ~(tcflag_t)ECHO;
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+        }
+        if (fgets(buf, PASS_MAX, stdin) != NULL)
+            n = strlen(buf);
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        fprintf(stderr, "\n");
+    } else {
+        sodium_free(buf);
+        return err_set(RL_EUSAGE, "give --passphrase-file (no terminal to ask on)");
+    }
+    char *nl = memchr(buf, '\n', n);
+    if (nl)
+        n = (size_t)(nl - buf);
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    buf[n] = '\0';
+    if (n == 0) {
+        sodium_free(buf);
+        return err_set(RL_EDATA, "empty passphrase");
+    }
+    *out = buf;
+    *len = n;
+    return RL_OK;
+}
+
+static int open_vault(const args *a, vault **v)
+{
+    char *pass = NULL;
+    size_t len = 0;
+    if (a->vault == NULL)
+        return usage("--vault DIR is required");
+    if (a->as == NULL)
+        return usage("--as NAME is required (the operator running this command)");
+    int rc = read_passphrase(a->pass_file, "passphrase: ", &pass, &len);
+    if (rc != RL_OK)
+        return rc;
+    rc = vault_open(a->vault, a->as, pass, len, v);
+    sodium_free(pass);
+    return rc;
+}
+
+static int set_export_key(vault *v, const char *path)
+{
+    minisig_pubkey pk;
+    char *text = NULL;
+    size_t len = 0;
+    int rc;
+    if ((rc = vault_require_role(v, VAULT_ROLE_ADMIN, "setting the export key")) != RL_OK)
+        return rc;
+    if ((rc = file_read_all(path, 4096, &text, &len)) != RL_OK)
+        return rc;
+    if ((rc = minisig_pubkey_parse(text, len, &pk)) != RL_OK) {
+        free(text);
+        return err_wrap(rc, "%s: ", path);
+    }
+    char detail[200];
+    char id[17];
+    sodium_bin2hex(id, sizeof id, pk.key_id, 8);
+    snprintf(detail, sizeof detail, "snapshot export key set (key id %s)", id);
+    if ((rc = vault_begin(v)) == RL_OK) {
+        if ((rc = vault_config_set(v, "export_pubkey", text)) != RL_OK ||
+            (rc = vault_audit(v, "config.export_key", detail)) != RL_OK)
+            vault_rollback(v);
+        else
+            rc = vault_commit(v);
+    }
+    free(text);
+    return rc;
+}
+
+static int cmd_init(const args *a)
+{
+    char *pass = NULL;
+    size_t len = 0;
+    vault *v = NULL;
+    if (a->vault == NULL || a->admin == NULL)
+        return usage("init needs --vault DIR and --admin NAME");
+    int rc = read_passphrase(a->pass_file, "new administrator passphrase: ", &pass, &len);
+    if (rc != RL_OK)
+        return rc;
+    rc = vault_create(a->vault, a->admin, pass, len);
+    if (rc == RL_OK && a->export_pubkey) {
+        rc = vault_open(a->vault, a->admin, pass, len, &v);
+        if (rc == RL_OK)
+            rc = set_export_key(v, a->export_pubkey);
+        vault_close(v);
+    }
+    sodium_free(pass);
+    if (rc == RL_OK)
+        printf("vault created in %s with administrator %s\n", a->vault, a->admin);
+    return rc;
+}
+
+static int cmd_operator(const args *a, vault *v)
+{
+    if (a->npos < 3 || strcmp(a->pos[1], "add") != 0 || a->role == NULL)
+        return usage("operator add NAME --role ROLE --new-passphrase-file FILE");
+    vault_role role;
+    int rc = vault_role_parse(a->role, &role);
+    if (rc != RL_OK)
+        return rc;
+    char *pass = NULL;
+    size_t len = 0;
+    if ((rc = read_passphrase(a->new_pass_file, "new operator's passphrase: ", &pass, &len)))
+        return rc;
+    rc = vault_operator_add(v, a->pos[2], role, pass, len);
+    sodium_free(pass);
+    if (rc == RL_OK)
+        printf("operator %s added with role %s\n", a->pos[2], a->role);
+    return rc;
+}
+
+static int cmd_snapshot(const args *a, vault *v)
+{
+    if (a->npos < 3 || strcmp(a->pos[1], "import") != 0)
+        return usage("snapshot import DIR");
+    char key_text[1024];
+    minisig_pubkey pk;
+    int rc = vault_config_get(v, "export_pubkey", key_text, sizeof key_text);
+    if (rc == RL_EDATA)
+        return err_set(RL_EDATA, "no snapshot export key is configured: an administrator sets "
+                                 "it with 'config set-export-key FILE'");
+    if (rc != RL_OK)
+        return rc;
+    if ((rc = minisig_pubkey_parse(key_text, strlen(key_text), &pk)) != RL_OK)
+        return rc;
+    snapshot_counts c;
+    rc = snapshot_import(v, a->pos[2], &pk, a->replace, stderr, stderr, &c);
+    if (rc == RL_OK)
+        printf("snapshot imported: %llu employees, %llu employments, %llu last pay run lines "
+               "(net %lld.%02lld SEK)\n",
+               (unsigned long long)c.employees, (unsigned long long)c.employments,
+               (unsigned long long)c.last_payrun, (long long)(c.last_net_total_ore / 100),
+               (long long)(c.last_net_total_ore % 100));
+    return rc;
+}
+
+static int run(int argc, char **argv)
+{
+    args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc != RL_OK)
+        return rc;
+    if (a.npos == 0)
+        return usage(NULL);
+    const char *cmd = a.pos[0];
+    if (strcmp(cmd, "init") == 0)
+        return cmd_init(&a);
+    static const char *const known[] = {"operator", "config", "snapshot", "status", "check"};
+    int found = 0;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        found |= strcmp(cmd, known[i]) == 0;
+    if (!found) {
+        fprintf(stderr, "reservlon: unknown command '%s'\n", cmd);
+        return usage(NULL);
+    }
+    vault *v = NULL;
+    if ((rc = open_vault(&a, &v)) != RL_OK)
+        return rc;
+    if (strcmp(cmd, "operator") == 0)
+        rc = cmd_operator(&a, v);
+    else if (strcmp(cmd, "config") == 0) {
+        if (a.npos < 3 || strcmp(a.pos[1], "set-export-key") != 0)
+            rc = usage("config set-export-key FILE");
+        else
+            rc = set_export_key(v, a.pos[2]);
+    } else if (strcmp(cmd, "snapshot") == 0)
+        rc = cmd_snapshot(&a, v);
+    else if (strcmp(cmd, "status") == 0)
+        rc = snapshot_status(v, a.json, stdout);
+    else if (strcmp(cmd, "check") == 0) {
+        rc = vault_check(v);
+        if (rc == RL_OK)
+            printf("vault check: ok (every page authenticated, structure and audit chain "
+                   "intact)\n");
+    }
+    vault_close(v);
+    return rc;
+}
 
 int main(int argc, char **argv)
 {
@@ -10,6 +313,13 @@ int main(int argc, char **argv)
         puts("reservlon 0.1");
         return 0;
     }
-    fprintf(stderr, "usage: reservlon --vault V COMMAND ...\n");
-    return err_exit_code(RL_EUSAGE);
+    umask(077); /* every file the appliance writes is for its operators only */
+    if (sodium_init() < 0) {
+        fprintf(stderr, "reservlon: libsodium failed to initialise\n");
+        return 3;
+    }
+    int rc = run(argc, argv);
+    if (rc != RL_OK && err_msg()[0] != '\0')
+        fprintf(stderr, "reservlon: %s\n", err_msg());
+    return err_exit_code(rc);
 }

@@ -1,0 +1,78 @@
+/* schema: the vault's tables. One place, versioned with PRAGMA user_version, so a later
+ * program can migrate an older vault instead of misreading it. Amounts are integers in
+ * öre, percentages integers in hundredths of a percent, dates ISO 8601 text. */
+#include "vault/schema.h"
+
+#include <stdio.h>
+
+#include "common/err.h"
+
+#define SCHEMA_VERSION 1
+
+static const char schema_sql[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE operators("
+    "  name TEXT PRIMARY KEY, role TEXT NOT NULL, active INTEGER NOT NULL,"
+    "  created_at TEXT NOT NULL, created_by TEXT NOT NULL);"
+    "CREATE TABLE audit("
+    "  seq INTEGER PRIMARY KEY, at TEXT NOT NULL, operator TEXT NOT NULL,"
+    "  action TEXT NOT NULL, detail TEXT NOT NULL, prev BLOB NOT NULL, hash BLOB NOT NULL);"
+    /* The snapshot: replaced as a whole by each import. */
+    "CREATE TABLE snapshot("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1), source_system TEXT NOT NULL,"
+    "  export_time TEXT NOT NULL, employer_orgnr TEXT NOT NULL, manifest_sha256 TEXT NOT NULL,"
+    "  trusted_comment TEXT NOT NULL, imported_at TEXT NOT NULL, imported_by TEXT NOT NULL,"
+    "  last_period TEXT, last_pay_date TEXT);"
+    "CREATE TABLE org_units("
+    "  org_unit_id TEXT PRIMARY KEY, name TEXT NOT NULL, parent_id TEXT) WITHOUT ROWID;"
+    "CREATE TABLE employees("
+    "  pnr TEXT PRIMARY KEY, id_kind INTEGER NOT NULL, given_name TEXT NOT NULL,"
+    "  family_name TEXT NOT NULL, protected INTEGER NOT NULL, clearing TEXT, account TEXT,"
+    "  iban TEXT) WITHOUT ROWID;"
+    "CREATE TABLE employments("
+    "  employment_id TEXT PRIMARY KEY, pnr TEXT NOT NULL, org_unit_id TEXT NOT NULL,"
+    "  start_date TEXT NOT NULL, end_date TEXT, pay_type TEXT NOT NULL,"
+    "  monthly_salary_ore INTEGER, hourly_rate_ore INTEGER, extent_hundredths INTEGER NOT NULL,"
+    "  tax_table INTEGER, tax_column INTEGER, tax_fixed_hundredths INTEGER) WITHOUT ROWID;"
+    "CREATE INDEX employments_pnr ON employments(pnr);"
+    "CREATE TABLE last_payrun("
+    "  employment_id TEXT PRIMARY KEY, period TEXT NOT NULL, pay_date TEXT NOT NULL,"
+    "  gross_ore INTEGER NOT NULL, tax_ore INTEGER NOT NULL, deductions_ore INTEGER NOT NULL,"
+    "  net_ore INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE tax_tables("
+    "  year INTEGER NOT NULL, kind TEXT NOT NULL, tbl INTEGER NOT NULL,"
+    "  income_from INTEGER NOT NULL, income_to INTEGER,"
+    "  c1 INTEGER, c2 INTEGER, c3 INTEGER, c4 INTEGER, c5 INTEGER, c6 INTEGER, c7 INTEGER);"
+    "CREATE INDEX tax_tables_lookup ON tax_tables(tbl, income_from);";
+
+int schema_apply(sqlite3 *db)
+{
+    char *msg = NULL;
+    int src = sqlite3_exec(db, schema_sql, NULL, NULL, &msg);
+    if (src == SQLITE_OK) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA user_version=%d", SCHEMA_VERSION);
+        src = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    }
+    if (src != SQLITE_OK) {
+        int rc = err_set(RL_EIO, "creating the vault schema: %s", msg ? msg : sqlite3_errstr(src));
+        sqlite3_free(msg);
+        return rc;
+    }
+    return RL_OK;
+}
+
+int schema_check(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int version = -1;
+    int src = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    if (src == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version != SCHEMA_VERSION)
+        return err_set(RL_EINTEGRITY,
+                       "the vault's schema version is %d; this program knows version %d",
+                       version, SCHEMA_VERSION);
+    return RL_OK;
+}

@@ -1,0 +1,803 @@
+/* vault: opening, authenticating, transactions and the audit chain (see vault.h). */
+#include "vault/vault.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/fileio.h"
+#include "vault/keyring.h"
+#include "vault/schema.h"
+#include "vault/vfs.h"
+
+#define FORMAT_VERSION "1"
+
+struct vault {
+    char dir[2048];
+    char counter_path[2100];
+    uint64_t commits;      /* the commit counter after the last commit */
+    char db_path[2100];
+    char keyring_path[2100];
+    int lock_fd;
+    vfs_ctx *vfs;
+    sqlite3 *db;
+    char operator[KEYRING_NAME_MAX + 1];
+    vault_role role;
+    int in_tx;
+};
+
+static int path_join(char *out, size_t cap, const char *dir, const char *leaf)
+{
+    int n = snprintf(out, cap, "%s/%s", dir, leaf);
+    if (n < 0 || (size_t)n >= cap)
+        return err_set(RL_EDATA, "vault path too long");
+    return RL_OK;
+}
+
+void vault_now(char out[21])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+const char *vault_role_name(vault_role r)
+{
+    switch (r) {
+    case VAULT_ROLE_REGISTRAR: return "registrar";
+    case VAULT_ROLE_APPROVER: return "approver";
+    case VAULT_ROLE_ADMIN: return "administrator";
+    }
+    return "unknown";
+}
+
+int vault_role_parse(const char *s, vault_role *out)
+{
+    static const vault_role roles[] = {VAULT_ROLE_REGISTRAR, VAULT_ROLE_APPROVER, VAULT_ROLE_ADMIN};
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+        if (strcmp(s, vault_role_name(roles[i])) == 0) {
+            *out = roles[i];
+            return RL_OK;
+        }
+    return err_set(RL_EUSAGE, "unknown role '%s' (registrar, approver or administrator)", s);
+}
+
+int vault_sql_error(vault *v, int src, const char *what)
+{
+    int primary = src & 0xff;
+    const char *detail = v && v->db ? sqlite3_errmsg(v->db) : sqlite3_errstr(src);
+    if (src == SQLITE_IOERR_DATA || primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB)
+        return err_set(RL_EINTEGRITY,
+                       "%s: vault integrity failure: a page failed authentication or the "
+                       "database structure is damaged (the vault files were altered, swapped "
+                       "or truncated); restore the vault from its last backup",
+                       what);
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
+        return err_set(RL_EBUSY, "%s: the vault is in use by another process", what);
+    if (primary == SQLITE_FULL)
+        return err_set(RL_EIO, "%s: the disk is full", what);
+    if (primary == SQLITE_CONSTRAINT)
+        return err_set(RL_EDATA, "%s: %s", what, detail);
+    return err_set(RL_EIO, "%s: %s", what, detail);
+}
+
+static int exec(vault *v, const char *sql, const char *what)
+{
+    int rc = sqlite3_exec(v->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? RL_OK : vault_sql_error(v, rc, what);
+}
+
+#ifdef RL_BENCH_PLAIN
+/* Benchmark builds only (build/bench, never the appliance): the same vault, schema and
+ * workload on SQLite's default VFS, so `make bench` can print the cost of sealing. */
+static int bench_plain;
+void vault_bench_set_plain(int on) { bench_plain = on; }
+#endif
+
+/* Opens the sealed database with the vault's fixed pragmas. */
+static int db_open(vault *v, const uint8_t *key, int create)
+{
+    const char *vfs_name;
+    int rc = vfs_create(key, &v->vfs, &vfs_name);
+    if (rc != RL_OK)
+        return rc;
+#ifdef RL_BENCH_PLAIN
+    if (bench_plain)
+        vfs_name = NULL;
+#endif
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_EXRESCODE |
+                (create ? SQLITE_OPEN_CREATE : 0);
+    int src = sqlite3_open_v2(v->db_path, &v->db, flags, vfs_name);
+    if (src != SQLITE_OK)
+        return vault_sql_error(v, src, "opening the vault database");
+    /* The nonce and tag live in these 40 bytes of every page; must precede any write. */
+    int reserve = VFS_RESERVE;
+#ifdef RL_BENCH_PLAIN
+    if (bench_plain)
+        reserve = 0;
+#endif
+    sqlite3_file_control(v->db, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve);
+    sqlite3_extended_result_codes(v->db, 1);
+    sqlite3_db_config(v->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+    sqlite3_db_config(v->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+    /* locking_mode before journal_mode: the WAL index then lives in heap memory and no
+     * -shm file (which would leak which pages changed) is created. temp_store=MEMORY keeps
+     * sorter and statement-journal files off the disk, where the shim refuses them anyway. */
+    rc = exec(v,
+              "PRAGMA locking_mode=EXCLUSIVE;"
+              "PRAGMA page_size=4096;"
+              "PRAGMA journal_mode=WAL;"
+              "PRAGMA synchronous=FULL;"
+              "PRAGMA temp_store=MEMORY;"
+              "PRAGMA secure_delete=ON;"
+              "PRAGMA foreign_keys=ON;"
+              "PRAGMA cell_size_check=ON;"
+              "PRAGMA cache_size=-65536;",
+              "opening the vault database");
+    return rc;
+}
+
+static int meta_get(vault *v, const char *key, char *out, size_t cap)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = RL_EDATA;
+    int src = sqlite3_prepare_v2(v->db, "SELECT value FROM meta WHERE key=?", -1, &st, NULL);
+    if (src != SQLITE_OK) {
+        rc = vault_sql_error(v, src, "reading the vault header");
+        goto cleanup;
+    }
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        const unsigned char *val = sqlite3_column_text(st, 0);
+        int n = snprintf(out, cap, "%s", val ? (const char *)val : "");
+        rc = (n >= 0 && (size_t)n < cap) ? RL_OK : err_set(RL_EDATA, "value of %s too long", key);
+    } else if (src == SQLITE_DONE) {
+        rc = err_set(RL_EDATA, "no value for %s", key);
+    } else {
+        rc = vault_sql_error(v, src, "reading the vault header");
+    }
+cleanup:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int meta_set(vault *v, const char *key, const char *value)
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(v->db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)",
+                                 -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_DONE ? RL_OK : vault_sql_error(v, src, "writing the vault header");
+}
+
+int vault_config_get(vault *v, const char *key, char *out, size_t cap)
+{
+    char k[128];
+    snprintf(k, sizeof k, "config.%s", key);
+    return meta_get(v, k, out, cap);
+}
+
+int vault_config_set(vault *v, const char *key, const char *value)
+{
+    char k[128];
+    snprintf(k, sizeof k, "config.%s", key);
+    return meta_set(v, k, value);
+}
+
+static int lock_dir(vault *v)
+{
+    char path[2100];
+    int rc = path_join(path, sizeof path, v->dir, "lock");
+    if (rc != RL_OK)
+        return rc;
+    v->lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (v->lock_fd < 0)
+        return err_set(RL_EIO, "%s: %s", path, strerror(errno));
+    if (flock(v->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return err_set(RL_EBUSY, "the vault %s is in use by another reservlon process", v->dir);
+    return RL_OK;
+}
+
+static vault *vault_alloc(const char *dir)
+{
+    vault *v = calloc(1, sizeof *v);
+    if (v == NULL)
+        return NULL;
+    v->lock_fd = -1;
+    if (path_join(v->db_path, sizeof v->db_path, dir, "vault.db") != RL_OK ||
+        path_join(v->keyring_path, sizeof v->keyring_path, dir, "keyring") != RL_OK ||
+        path_join(v->counter_path, sizeof v->counter_path, dir, "commits") != RL_OK ||
+        snprintf(v->dir, sizeof v->dir, "%s", dir) >= (int)sizeof v->dir) {
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+static void hex(const uint8_t *b, size_t n, char *out)
+{
+    sodium_bin2hex(out, n * 2 + 1, b, n);
+}
+
+/* --- audit ----------------------------------------------------------------------------- */
+
+static void audit_hash(const uint8_t prev[32], int64_t seq, const char *at, const char *op,
+                       const char *action, const char *detail, uint8_t out[32])
+{
+    crypto_generichash_state h;
+    uint8_t buf[8];
+    crypto_generichash_init(&h, (const uint8_t *)"reservlon-audit1", 16, 32);
+    crypto_generichash_update(&h, prev, 32);
+    for (int i = 0; i < 8; i++)
+        buf[i] = (uint8_t)((uint64_t)seq >> (8 * i));
+    crypto_generichash_update(&h, buf, 8);
+    const char *fields[] = {at, op, action, detail};
+    for (size_t f = 0; f < 4; f++) {
+        uint64_t n = strlen(fields[f]);
+        for (int i = 0; i < 8; i++)
+            buf[i] = (uint8_t)(n >> (8 * i));
+        crypto_generichash_update(&h, buf, 8);
+        crypto_generichash_update(&h, (const uint8_t *)fields[f], n);
+    }
+    crypto_generichash_final(&h, out, 32);
+}
+
+int vault_audit(vault *v, const char *action, const char *detail)
+{
+    sqlite3_stmt *st = NULL;
+    uint8_t prev[32] = {0};
+    int64_t seq = 1;
+    int rc = RL_EIO;
+    int src = sqlite3_prepare_v2(v->db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+                                 -1, &st, NULL);
+    if (src != SQLITE_OK)
+        goto sqlfail;
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        seq = sqlite3_column_int64(st, 0) + 1;
+        if (sqlite3_column_bytes(st, 1) != 32) {
+            rc = err_set(RL_EINTEGRITY, "audit log damaged at entry %lld", (long long)seq - 1);
+            goto cleanup;
+        }
+        memcpy(prev, sqlite3_column_blob(st, 1), 32);
+    } else if (src != SQLITE_DONE) {
+        goto sqlfail;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    char at[21];
+    vault_now(at);
+    uint8_t h[32];
+    audit_hash(prev, seq, at, v->operator, action, detail, h);
+    src = sqlite3_prepare_v2(v->db,
+                             "INSERT INTO audit(seq, at, operator, action, detail, prev, hash) "
+                             "VALUES(?,?,?,?,?,?,?)",
+                             -1, &st, NULL);
+    if (src != SQLITE_OK)
+        goto sqlfail;
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_text(st, 2, at, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, v->operator, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, detail, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 6, prev, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 7, h, 32, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    if (src != SQLITE_DONE)
+        goto sqlfail;
+    rc = RL_OK;
+    goto cleanup;
+sqlfail:
+    rc = vault_sql_error(v, src, "writing the audit log");
+cleanup:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int vault_audit_verify(vault *v, uint64_t *entries)
+{
+    sqlite3_stmt *st = NULL;
+    uint8_t prev[32] = {0};
+    int64_t expect = 1;
+    int rc = RL_EINTEGRITY;
+    int src = sqlite3_prepare_v2(v->db,
+                                 "SELECT seq, at, operator, action, detail, prev, hash FROM audit "
+                                 "ORDER BY seq",
+                                 -1, &st, NULL);
+    if (src != SQLITE_OK) {
+        rc = vault_sql_error(v, src, "reading the audit log");
+        goto cleanup;
+    }
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(st, 0);
+        const char *f[4];
+        for (int i = 0; i < 4; i++) {
+            f[i] = (const char *)sqlite3_column_text(st, 1 + i);
+            if (f[i] == NULL)
+                f[i] = "";
+        }
+        uint8_t h[32];
+        audit_hash(prev, seq, f[0], f[1], f[2], f[3], h);
+        if (seq != expect || sqlite3_column_bytes(st, 5) != 32 ||
+            sqlite3_column_bytes(st, 6) != 32 ||
+            sodium_memcmp(sqlite3_column_blob(st, 5), prev, 32) != 0 ||
+            sodium_memcmp(sqlite3_column_blob(st, 6), h, 32) != 0) {
+            rc = err_set(RL_EINTEGRITY, "audit log: entry %lld breaks the hash chain",
+                         (long long)expect);
+            goto cleanup;
+        }
+        memcpy(prev, h, 32);
+        expect++;
+    }
+    if (src != SQLITE_DONE) {
+        rc = vault_sql_error(v, src, "reading the audit log");
+        goto cleanup;
+    }
+    if (entries)
+        *entries = (uint64_t)(expect - 1);
+    rc = RL_OK;
+cleanup:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* --- commit counter ---------------------------------------------------------------------
+ * Per-page sealing cannot notice a WAL frame that recovery silently dropped (a flipped
+ * byte, a deleted -wal, an older copy of one file): the database would just look older.
+ * So every commit also records its number, MACed under the data key, in a small file
+ * beside the database: two 48-byte slots written alternately with fdatasync, so a torn
+ * slot leaves the other. At open the database's counter must equal the file's, or be one
+ * ahead (a crash between the commit and the counter write). */
+
+#define COUNTER_SLOT 48
+
+static void counter_mac(vault *v, uint64_t n, uint8_t mac[32])
+{
+    uint8_t key[32], msg[8 + 16];
+    int ok = vfs_copy_key(v->vfs, key);
+    (void)ok;
+    for (int i = 0; i < 8; i++)
+        msg[i] = (uint8_t)(n >> (8 * i));
+    sqlite3_stmt *st = NULL;
+    memset(msg + 8, 0, 16);
+    if (sqlite3_prepare_v2(v->db, "SELECT value FROM meta WHERE key='vault_id'", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        size_t bin_len = 0;
+        if (id)
+            sodium_hex2bin(msg + 8, 16, id, strlen(id), NULL, &bin_len, NULL);
+    }
+    sqlite3_finalize(st);
+    crypto_generichash(mac, 32, msg, sizeof msg, key, sizeof key);
+    sodium_memzero(key, sizeof key);
+}
+
+static int counter_write(vault *v, uint64_t n)
+{
+    uint8_t slot[COUNTER_SLOT] = {0};
+    memcpy(slot, "RLCC", 4);
+    for (int i = 0; i < 8; i++)
+        slot[8 + i] = (uint8_t)(n >> (8 * i));
+    counter_mac(v, n, slot + 16);
+    int fd = open(v->counter_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return err_set(RL_EIO, "%s: %s", v->counter_path, strerror(errno));
+    int rc = RL_OK;
+    off_t off = (off_t)(n % 2) * COUNTER_SLOT;
+    if (pwrite(fd, slot, sizeof slot, off) != (ssize_t)sizeof slot || fdatasync(fd) != 0)
+        rc = err_set(RL_EIO, "%s: %s", v->counter_path, strerror(errno));
+    close(fd);
+    return rc;
+}
+
+/* The highest authentic counter in the file, or RL_EINTEGRITY if none. */
+static int counter_read(vault *v, uint64_t *out)
+{
+    uint8_t buf[2 * COUNTER_SLOT];
+    int fd = open(v->counter_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return err_set(RL_EINTEGRITY, "vault integrity failure: the commit record %s is missing",
+                       v->counter_path);
+    ssize_t got = pread(fd, buf, sizeof buf, 0);
+    close(fd);
+    int found = 0;
+    for (int s = 0; s < 2 && got >= (ssize_t)((s + 1) * COUNTER_SLOT); s++) {
+        const uint8_t *slot = buf + s * COUNTER_SLOT;
+        uint64_t n = 0;
+        for (int i = 7; i >= 0; i--)
+            n = n << 8 | slot[8 + i];
+        uint8_t mac[32];
+        counter_mac(v, n, mac);
+        if (memcmp(slot, "RLCC", 4) == 0 && sodium_memcmp(mac, slot + 16, 32) == 0 &&
+            (!found || n > *out)) {
+            *out = n;
+            found = 1;
+        }
+    }
+    if (!found)
+        return err_set(RL_EINTEGRITY,
+                       "vault integrity failure: the commit record %s is damaged", v->counter_path);
+    return RL_OK;
+}
+
+static int counter_check(vault *v)
+{
+    char buf[32];
+    uint64_t file_n = 0;
+    int rc = meta_get(v, "commits", buf, sizeof buf);
+    if (rc != RL_OK)
+        return rc;
+    uint64_t db_n = strtoull(buf, NULL, 10);
+    if ((rc = counter_read(v, &file_n)) != RL_OK)
+        return rc;
+    if (db_n < file_n)
+        return err_set(RL_EINTEGRITY,
+                       "vault integrity failure: the database is %llu committed transaction(s) "
+                       "behind its commit record (a WAL file was deleted or altered, or an older "
+                       "copy of the database was restored)",
+                       (unsigned long long)(file_n - db_n));
+    if (db_n > file_n + 1)
+        return err_set(RL_EINTEGRITY,
+                       "vault integrity failure: the commit record is older than the database "
+                       "(an older copy of %s was restored)", v->counter_path);
+    v->commits = db_n;
+    if (db_n == file_n + 1)
+        return counter_write(v, db_n); /* the crash window between commit and record */
+    return RL_OK;
+}
+
+/* --- transactions ------------------------------------------------------------------- */
+
+int vault_begin(vault *v)
+{
+    int rc = exec(v, "BEGIN IMMEDIATE", "starting a vault transaction");
+    if (rc == RL_OK)
+        v->in_tx = 1;
+    return rc;
+}
+
+int vault_commit(vault *v)
+{
+    int rc = RL_OK;
+    uint64_t next = v->commits + 1;
+    char val[32];
+    snprintf(val, sizeof val, "%llu", (unsigned long long)next);
+    if ((rc = meta_set(v, "commits", val)) == RL_OK)
+        rc = exec(v, "COMMIT", "committing");
+    if (rc != RL_OK) {
+        vault_rollback(v);
+        return rc;
+    }
+    v->in_tx = 0;
+    v->commits = next;
+    return counter_write(v, next);
+}
+
+void vault_rollback(vault *v)
+{
+    if (v->in_tx && !sqlite3_get_autocommit(v->db))
+        sqlite3_exec(v->db, "ROLLBACK", NULL, NULL, NULL);
+    v->in_tx = 0;
+}
+
+/* --- create / open ------------------------------------------------------------------ */
+
+static int check_new_passphrase(size_t len)
+{
+    if (len < VAULT_PASSPHRASE_MIN)
+        return err_set(RL_EDATA, "passphrase too short: at least %d characters",
+                       VAULT_PASSPHRASE_MIN);
+    return RL_OK;
+}
+
+static int check_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > KEYRING_NAME_MAX)
+        return err_set(RL_EDATA, "operator name must be 1-%d characters", KEYRING_NAME_MAX);
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return err_set(RL_EDATA,
+                           "operator name '%s': use letters a-z, digits, '.', '_' or '-'", name);
+    }
+    return RL_OK;
+}
+
+static int insert_operator(vault *v, const char *name, vault_role role)
+{
+    sqlite3_stmt *st = NULL;
+    char at[21];
+    vault_now(at);
+    int src = sqlite3_prepare_v2(v->db,
+                                 "INSERT INTO operators(name, role, active, created_at, created_by)"
+                                 " VALUES(?,?,1,?,?) ON CONFLICT(name) DO UPDATE SET"
+                                 " role=excluded.role, active=1",
+                                 -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, vault_role_name(role), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, at, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, v->operator, -1, SQLITE_STATIC);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_DONE ? RL_OK : vault_sql_error(v, src, "adding the operator");
+}
+
+int vault_create(const char *dir, const char *admin, const char *pass, size_t pass_len)
+{
+    int rc = RL_EIO;
+    vault *v = NULL;
+    keyring *kr = NULL;
+    uint8_t *key = NULL;
+    if ((rc = check_name(admin)) != RL_OK || (rc = check_new_passphrase(pass_len)) != RL_OK)
+        return rc;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return err_set(RL_EIO, "%s: %s", dir, strerror(errno));
+    v = vault_alloc(dir);
+    if (v == NULL)
+        return err_set(RL_ENOMEM, "out of memory or vault path too long");
+    if ((rc = lock_dir(v)) != RL_OK)
+        goto cleanup;
+    struct stat st;
+    if (stat(v->keyring_path, &st) == 0 || stat(v->db_path, &st) == 0) {
+        rc = err_set(RL_EDATA, "%s already holds a vault; refusing to overwrite it", dir);
+        goto cleanup;
+    }
+    key = sodium_malloc(32);
+    if (key == NULL) {
+        rc = err_set(RL_ENOMEM, "cannot allocate protected memory");
+        goto cleanup;
+    }
+    randombytes_buf(key, 32);
+    if ((rc = keyring_new(&kr)) != RL_OK || (rc = keyring_set(kr, admin, pass, pass_len, key)))
+        goto cleanup;
+    snprintf(v->operator, sizeof v->operator, "%s", admin);
+    v->role = VAULT_ROLE_ADMIN;
+    if ((rc = db_open(v, key, 1)) != RL_OK)
+        goto cleanup;
+    if ((rc = vault_begin(v)) != RL_OK)
+        goto cleanup;
+    char id_hex[33], at[21];
+    hex(keyring_vault_id(kr), 16, id_hex);
+    vault_now(at);
+    if ((rc = schema_apply(v->db)) != RL_OK || (rc = meta_set(v, "format", FORMAT_VERSION)) ||
+        (rc = meta_set(v, "vault_id", id_hex)) || (rc = meta_set(v, "created_at", at)) ||
+        (rc = meta_set(v, "commits", "0")) || (rc = insert_operator(v, admin, VAULT_ROLE_ADMIN)) ||
+        (rc = vault_audit(v, "vault.init", "vault created")) || (rc = vault_commit(v)))
+        goto cleanup;
+    /* The keyring goes last: without it the database cannot be opened, so a crash before
+     * this point leaves a directory that init refuses and the administrator removes. */
+    rc = keyring_save(kr, v->keyring_path);
+cleanup:
+    if (rc != RL_OK && v != NULL)
+        vault_rollback(v);
+    vault_close(v);
+    keyring_free(kr);
+    sodium_free(key);
+    return rc;
+}
+
+static unsigned delay_for(uint32_t failures)
+{
+    if (failures == 0)
+        return 0;
+    if (failures >= 6)
+        return 30;
+    return 1u << (failures - 1);
+}
+
+int vault_open(const char *dir, const char *name, const char *pass, size_t pass_len,
+               vault **out)
+{
+    int rc = RL_EIO;
+    vault *v = NULL;
+    keyring *kr = NULL;
+    uint8_t *key = NULL;
+    *out = NULL;
+    v = vault_alloc(dir);
+    if (v == NULL)
+        return err_set(RL_ENOMEM, "out of memory or vault path too long");
+    struct stat st;
+    if (stat(v->keyring_path, &st) != 0) {
+        rc = err_set(RL_EDATA, "%s is not a vault (no keyring); create one with 'init'", dir);
+        goto cleanup;
+    }
+    if ((rc = lock_dir(v)) != RL_OK || (rc = keyring_load(v->keyring_path, &kr)) != RL_OK)
+        goto cleanup;
+    if (!keyring_has(kr, name)) {
+        rc = err_set(RL_EAUTH, "no operator named '%s' in this vault", name);
+        goto cleanup;
+    }
+    unsigned wait = delay_for(keyring_failures(kr, name));
+    if (wait > 0) {
+        fprintf(stderr, "reservlon: %u earlier failed attempts for '%s'; waiting %u s\n",
+                keyring_failures(kr, name), name, wait);
+        sleep(wait);
+    }
+    key = sodium_malloc(32);
+    if (key == NULL) {
+        rc = err_set(RL_ENOMEM, "cannot allocate protected memory");
+        goto cleanup;
+    }
+    uint32_t failures_before = keyring_failures(kr, name);
+    rc = keyring_unlock(kr, name, pass, pass_len, key);
+    if (rc == RL_EAUTH) {
+        uint32_t n = keyring_failures(kr, name);
+        if (keyring_save(kr, v->keyring_path) != RL_OK) {
+            /* keep the authentication error; the counter is best effort */
+        }
+        rc = err_set(RL_EAUTH,
+                     "wrong passphrase for operator '%s' (%u consecutive failures; the next "
+                     "attempt waits %u s)",
+                     name, n, delay_for(n));
+        goto cleanup;
+    }
+    if (rc != RL_OK)
+        goto cleanup;
+    if (failures_before > 0 && (rc = keyring_save(kr, v->keyring_path)) != RL_OK)
+        goto cleanup;
+    if ((rc = db_open(v, key, 0)) != RL_OK)
+        goto cleanup;
+    char id_hex[33], stored[64];
+    hex(keyring_vault_id(kr), 16, id_hex);
+    rc = meta_get(v, "vault_id", stored, sizeof stored);
+    if (rc == RL_EDATA || rc == RL_EIO || (rc == RL_OK && strcmp(stored, id_hex) != 0)) {
+        /* An empty database (file truncated to zero) or one from another vault. */
+        rc = err_set(RL_EINTEGRITY,
+                     "vault integrity failure: the database does not belong to this keyring "
+                     "(replaced, emptied or from another vault)");
+        goto cleanup;
+    }
+    if (rc != RL_OK)
+        goto cleanup;
+    if ((rc = schema_check(v->db)) != RL_OK || (rc = counter_check(v)) != RL_OK)
+        goto cleanup;
+    sqlite3_stmt *q = NULL;
+    int src = sqlite3_prepare_v2(v->db, "SELECT role, active FROM operators WHERE name=?", -1, &q,
+                                 NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+        src = sqlite3_step(q);
+    }
+    if (src == SQLITE_ROW && sqlite3_column_int(q, 1) == 1 &&
+        vault_role_parse((const char *)sqlite3_column_text(q, 0), &v->role) == RL_OK) {
+        rc = RL_OK;
+    } else if (src == SQLITE_ROW || src == SQLITE_DONE) {
+        rc = err_set(RL_EAUTH, "operator '%s' is not active in this vault", name);
+    } else {
+        rc = vault_sql_error(v, src, "reading operators");
+    }
+    sqlite3_finalize(q);
+    if (rc != RL_OK)
+        goto cleanup;
+    snprintf(v->operator, sizeof v->operator, "%s", name);
+    *out = v;
+    v = NULL;
+cleanup:
+    vault_close(v);
+    keyring_free(kr);
+    sodium_free(key);
+    return rc;
+}
+
+void vault_close(vault *v)
+{
+    if (v == NULL)
+        return;
+    if (v->db != NULL) {
+        vault_rollback(v);
+        sqlite3_close_v2(v->db);
+    }
+    vfs_destroy(v->vfs);
+    if (v->lock_fd >= 0)
+        close(v->lock_fd);
+    sodium_memzero(v, sizeof *v);
+    free(v);
+}
+
+sqlite3 *vault_db(vault *v) { return v->db; }
+const char *vault_dir(const vault *v) { return v->dir; }
+const char *vault_operator(const vault *v) { return v->operator; }
+vault_role vault_operator_role(const vault *v) { return v->role; }
+
+int vault_require_role(const vault *v, unsigned roles, const char *action)
+{
+    if (v->role & roles)
+        return RL_OK;
+    char need[96] = "";
+    static const vault_role all[] = {VAULT_ROLE_REGISTRAR, VAULT_ROLE_APPROVER, VAULT_ROLE_ADMIN};
+    for (size_t i = 0; i < 3; i++)
+        if (roles & all[i]) {
+            if (need[0])
+                strncat(need, " or ", sizeof need - strlen(need) - 1);
+            strncat(need, vault_role_name(all[i]), sizeof need - strlen(need) - 1);
+        }
+    return err_set(RL_EAUTH, "%s needs the %s role; operator '%s' is %s", action, need,
+                   v->operator, vault_role_name(v->role));
+}
+
+int vault_operator_add(vault *v, const char *name, vault_role role, const char *pass,
+                       size_t pass_len)
+{
+    int rc;
+    keyring *kr = NULL;
+    uint8_t *key = NULL;
+    if ((rc = vault_require_role(v, VAULT_ROLE_ADMIN, "adding an operator")) != RL_OK ||
+        (rc = check_name(name)) != RL_OK || (rc = check_new_passphrase(pass_len)) != RL_OK)
+        return rc;
+    if ((rc = keyring_load(v->keyring_path, &kr)) != RL_OK)
+        goto cleanup;
+    /* The new operator's entry wraps the same data key the open vault runs under. */
+    key = sodium_malloc(32);
+    if (key == NULL) {
+        rc = err_set(RL_ENOMEM, "cannot allocate protected memory");
+        goto cleanup;
+    }
+    if ((rc = vfs_copy_key(v->vfs, key)) != RL_OK)
+        goto cleanup;
+    if ((rc = keyring_set(kr, name, pass, pass_len, key)) != RL_OK)
+        goto cleanup;
+    if ((rc = vault_begin(v)) != RL_OK)
+        goto cleanup;
+    char detail[160];
+    snprintf(detail, sizeof detail, "operator %s added with role %s", name, vault_role_name(role));
+    if ((rc = insert_operator(v, name, role)) != RL_OK ||
+        (rc = vault_audit(v, "operator.add", detail)) != RL_OK)
+        goto cleanup;
+    /* Keyring first, then the commit: a crash between them leaves a keyring entry that
+     * cannot log in (the database does not know the operator) and a re-run repairs it. */
+    if ((rc = keyring_save(kr, v->keyring_path)) != RL_OK)
+        goto cleanup;
+    rc = vault_commit(v);
+cleanup:
+    if (rc != RL_OK)
+        vault_rollback(v);
+    keyring_free(kr);
+    sodium_free(key);
+    return rc;
+}
+
+int vault_check(vault *v)
+{
+    sqlite3_stmt *st = NULL;
+    uint64_t pages = 0;
+    /* Move every committed page into the database file, then authenticate all of it. */
+    int rc = exec(v, "PRAGMA wal_checkpoint(TRUNCATE)", "checkpointing the vault");
+    if (rc != RL_OK || (rc = vfs_verify_file(v->vfs, v->db_path, &pages)) != RL_OK)
+        return rc;
+    int src = sqlite3_prepare_v2(v->db, "PRAGMA integrity_check", -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *r = (const char *)sqlite3_column_text(st, 0);
+            if (r == NULL || strcmp(r, "ok") != 0) {
+                rc = err_set(RL_EINTEGRITY, "vault integrity check: %s", r ? r : "(null)");
+                break;
+            }
+        }
+    }
+    if (rc == RL_OK && src != SQLITE_DONE)
+        rc = vault_sql_error(v, src, "vault integrity check");
+    sqlite3_finalize(st);
+    if (rc == RL_OK)
+        rc = vault_audit_verify(v, NULL);
+    return rc;
+}

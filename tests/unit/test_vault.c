@@ -1,0 +1,223 @@
+/* Unit tests for the vault: create/open round trip, authentication failures and the
+ * growing delay's counter, roles, the audit chain, the commit record that catches a
+ * silently rolled-back database, and a database from another vault. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "vault/keyring.h"
+#include "vault/vault.h"
+
+#define ADMIN_PASS "correct horse battery"
+#define REG_PASS "registrar passphrase"
+
+static char base[256];
+
+static void vpath(char *out, size_t cap, const char *leaf)
+{
+    snprintf(out, cap, "%s/%s", base, leaf);
+}
+
+static void sh(const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    assert_int_equal(system(cmd), 0);
+}
+
+static vault *open_ok(const char *dir, const char *name, const char *pass)
+{
+    vault *v = NULL;
+    int rc = vault_open(dir, name, pass, strlen(pass), &v);
+    if (rc != RL_OK)
+        fprintf(stderr, "open failed: %s\n", err_msg());
+    assert_int_equal(rc, RL_OK);
+    return v;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(base, sizeof base, "/tmp/rl-vault-XXXXXX");
+    assert_non_null(mkdtemp(base));
+    char dir[300];
+    vpath(dir, sizeof dir, "v");
+    assert_int_equal(vault_create(dir, "alice", ADMIN_PASS, strlen(ADMIN_PASS)), RL_OK);
+    vault *v = open_ok(dir, "alice", ADMIN_PASS);
+    assert_int_equal(vault_operator_add(v, "bob", VAULT_ROLE_REGISTRAR, REG_PASS,
+                                        strlen(REG_PASS)),
+                     RL_OK);
+    assert_int_equal(vault_begin(v), RL_OK);
+    assert_int_equal(sqlite3_exec(vault_db(v),
+                                  "INSERT INTO org_units VALUES('U1', 'Socialförvaltningen', "
+                                  "NULL)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(vault_audit(v, "test.insert", "one org unit"), RL_OK);
+    assert_int_equal(vault_commit(v), RL_OK);
+    vault_close(v);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sh("rm -rf '%s'", base);
+    return 0;
+}
+
+static void test_round_trip_and_roles(void **state)
+{
+    (void)state;
+    char dir[300];
+    vpath(dir, sizeof dir, "v");
+    vault *v = open_ok(dir, "bob", REG_PASS);
+    assert_string_equal(vault_operator(v), "bob");
+    assert_int_equal(vault_operator_role(v), VAULT_ROLE_REGISTRAR);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(vault_db(v), "SELECT name FROM org_units", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "Socialförvaltningen");
+    sqlite3_finalize(st);
+    /* A registrar cannot add operators; the message names the role needed. */
+    assert_int_equal(vault_operator_add(v, "mallory", VAULT_ROLE_ADMIN, "long enough pass", 16),
+                     RL_EAUTH);
+    assert_non_null(strstr(err_msg(), "administrator"));
+    uint64_t entries = 0;
+    assert_int_equal(vault_check(v), RL_OK);
+    assert_int_equal(vault_audit_verify(v, &entries), RL_OK);
+    assert_int_equal(entries, 3); /* init, operator.add, test.insert */
+    vault_close(v);
+}
+
+static void test_wrong_passphrase_counts_and_resets(void **state)
+{
+    (void)state;
+    char dir[300], kr_path[320];
+    vpath(dir, sizeof dir, "v");
+    vpath(kr_path, sizeof kr_path, "v/keyring");
+    vault *v = NULL;
+    assert_int_equal(vault_open(dir, "bob", "not the passphrase", 18, &v), RL_EAUTH);
+    assert_null(v);
+    assert_non_null(strstr(err_msg(), "wrong passphrase"));
+    assert_non_null(strstr(err_msg(), "waits 1 s"));
+    keyring *kr;
+    assert_int_equal(keyring_load(kr_path, &kr), RL_OK);
+    assert_int_equal(keyring_failures(kr, "bob"), 1);
+    assert_int_equal(keyring_failures(kr, "alice"), 0);
+    keyring_free(kr);
+    /* The right passphrase still works (after the delay) and resets the count. */
+    v = open_ok(dir, "bob", REG_PASS);
+    vault_close(v);
+    assert_int_equal(keyring_load(kr_path, &kr), RL_OK);
+    assert_int_equal(keyring_failures(kr, "bob"), 0);
+    keyring_free(kr);
+    /* Unknown operators and too-short new passphrases are refused clearly. */
+    assert_int_equal(vault_open(dir, "nobody", REG_PASS, strlen(REG_PASS), &v), RL_EAUTH);
+    assert_non_null(strstr(err_msg(), "no operator named"));
+    v = open_ok(dir, "alice", ADMIN_PASS);
+    assert_int_equal(vault_operator_add(v, "carol", VAULT_ROLE_APPROVER, "short", 5), RL_EDATA);
+    assert_int_equal(vault_operator_add(v, "bad name!", VAULT_ROLE_APPROVER, REG_PASS,
+                                        strlen(REG_PASS)),
+                     RL_EDATA);
+    vault_close(v);
+}
+
+static void test_rolled_back_database_detected(void **state)
+{
+    (void)state;
+    char dir[300], old[300];
+    vpath(dir, sizeof dir, "v");
+    vpath(old, sizeof old, "old.db");
+    /* Keep a validly sealed copy of the database, commit more, then put the copy back:
+     * every page authenticates, but the commit record knows the vault is behind. */
+    sh("cp '%s/vault.db' '%s'", dir, old);
+    vault *v = open_ok(dir, "alice", ADMIN_PASS);
+    assert_int_equal(vault_begin(v), RL_OK);
+    assert_int_equal(vault_audit(v, "test.more", "a later change"), RL_OK);
+    assert_int_equal(vault_commit(v), RL_OK);
+    vault_close(v);
+    sh("cp '%s/vault.db' '%s.new' && cp '%s' '%s/vault.db'", dir, old, old, dir);
+    v = NULL;
+    assert_int_equal(vault_open(dir, "alice", ADMIN_PASS, strlen(ADMIN_PASS), &v),
+                     RL_EINTEGRITY);
+    assert_non_null(strstr(err_msg(), "behind its commit record"));
+    /* The commit record itself missing is an integrity failure too. */
+    sh("cp '%s.new' '%s/vault.db' && mv '%s/commits' '%s/commits.bak'", old, dir, dir, dir);
+    assert_int_equal(vault_open(dir, "alice", ADMIN_PASS, strlen(ADMIN_PASS), &v),
+                     RL_EINTEGRITY);
+    sh("mv '%s/commits.bak' '%s/commits'", dir, dir);
+    v = open_ok(dir, "alice", ADMIN_PASS);
+    vault_close(v);
+}
+
+static void test_database_from_other_vault_or_emptied(void **state)
+{
+    (void)state;
+    char dir[300], other[300];
+    vpath(dir, sizeof dir, "v");
+    vpath(other, sizeof other, "w");
+    assert_int_equal(vault_create(other, "alice", ADMIN_PASS, strlen(ADMIN_PASS)), RL_OK);
+    sh("cp '%s/vault.db' '%s/vault.db.keep'", dir, dir);
+    /* Another vault's database under this keyring: its pages do not open with this key. */
+    sh("cp '%s/vault.db' '%s/vault.db'", other, dir);
+    vault *v = NULL;
+    assert_int_equal(vault_open(dir, "alice", ADMIN_PASS, strlen(ADMIN_PASS), &v),
+                     RL_EINTEGRITY);
+    /* Truncated to zero bytes: looks like an empty database to SQLite, not to the vault. */
+    sh(": > '%s/vault.db'", dir);
+    assert_int_equal(vault_open(dir, "alice", ADMIN_PASS, strlen(ADMIN_PASS), &v),
+                     RL_EINTEGRITY);
+    sh("mv '%s/vault.db.keep' '%s/vault.db'", dir, dir);
+    v = open_ok(dir, "alice", ADMIN_PASS);
+    vault_close(v);
+    /* init refuses to overwrite an existing vault. */
+    assert_int_equal(vault_create(dir, "alice", ADMIN_PASS, strlen(ADMIN_PASS)), RL_EDATA);
+}
+
+static void test_second_process_refused(void **state)
+{
+    (void)state;
+    char dir[300];
+    vpath(dir, sizeof dir, "v");
+    vault *v = open_ok(dir, "alice", ADMIN_PASS);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        vault *w = NULL;
+        int rc = vault_open(dir, "alice", ADMIN_PASS, strlen(ADMIN_PASS), &w);
+        _exit(rc == RL_EBUSY ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    vault_close(v);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip_and_roles),
+        cmocka_unit_test(test_wrong_passphrase_counts_and_resets),
+        cmocka_unit_test(test_rolled_back_database_detected),
+        cmocka_unit_test(test_database_from_other_vault_or_emptied),
+        cmocka_unit_test(test_second_process_refused),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
