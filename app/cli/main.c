@@ -14,6 +14,7 @@
 
 #include "common/err.h"
 #include "common/fileio.h"
+#include "registry/registry.h"
 #include "sig/minisig.h"
 #include "snapshot/snapshot.h"
 #include "vault/vault.h"
@@ -33,6 +34,16 @@ static const char usage_text[] =
     "                              verify and import a signed snapshot (administrators)\n"
     "  status [--json]             counts, snapshot source and time\n"
     "  check                       full integrity check of the vault and its audit log\n"
+    "  register TYPE --FIELD VALUE ... [--corrects UUID]\n"
+    "                              register one document (docs/registrations.md): hire,\n"
+    "                              termination, salary_change, extent_change, bank_change,\n"
+    "                              tax_change, leave, one_off\n"
+    "  register --batch FILE       register a JSON Lines or CSV batch, all or nothing\n"
+    "  register approve UUID       approve (approvers; not the author)\n"
+    "  register reject UUID --reason TEXT\n"
+    "  register list [--status S] [--employee PNR] [--json]\n"
+    "  employee show PNR [--json] [--reveal]\n"
+    "  audit verify | audit list [--json]\n"
     "\n"
     "Every command but init authenticates an operator with --as and --passphrase-file, or\n"
     "asks for the passphrase on the terminal. Exit codes: 0 ok, 1 data error, 2 usage,\n"
@@ -46,10 +57,20 @@ typedef struct {
     const char *admin;
     const char *role;
     const char *export_pubkey;
+    const char *batch;
+    const char *corrects;
+    const char *reason;
+    const char *status;
+    const char *employee;
     int json;
     int replace;
+    int reveal;
     const char *pos[8];
     int npos;
+    /* Any other --name value pair: a document field for `register TYPE`. */
+    reg_field fields[40];
+    char field_names[40][48];
+    size_t nfields;
 } args;
 
 static int usage(const char *msg)
@@ -80,11 +101,34 @@ static int parse_args(int argc, char **argv, args *a)
             slot = &a->role;
         else if (strcmp(s, "--export-pubkey") == 0)
             slot = &a->export_pubkey;
+        else if (strcmp(s, "--batch") == 0)
+            slot = &a->batch;
+        else if (strcmp(s, "--corrects") == 0)
+            slot = &a->corrects;
+        else if (strcmp(s, "--reason") == 0)
+            slot = &a->reason;
+        else if (strcmp(s, "--status") == 0)
+            slot = &a->status;
+        else if (strcmp(s, "--employee") == 0)
+            slot = &a->employee;
         else if (strcmp(s, "--json") == 0)
             a->json = 1;
         else if (strcmp(s, "--replace") == 0)
             a->replace = 1;
-        else if (strncmp(s, "--", 2) == 0) {
+        else if (strcmp(s, "--reveal") == 0)
+            a->reveal = 1;
+        else if (strncmp(s, "--", 2) == 0 && s[2] != '\0' && i + 1 < argc &&
+                 a->nfields < sizeof a->fields / sizeof a->fields[0] && strlen(s + 2) < 48) {
+            /* A document field: --start-date and --start_date both name start_date. */
+            char *name = a->field_names[a->nfields];
+            snprintf(name, 48, "%s", s + 2);
+            for (char *c = name; *c; c++)
+                if (*c == '-')
+                    *c = '_';
+            a->fields[a->nfields].name = name;
+            a->fields[a->nfields].value = argv[++i];
+            a->nfields++;
+        } else if (strncmp(s, "--", 2) == 0) {
             fprintf(stderr, "reservlon: unknown option %s\n", s);
             return RL_EUSAGE;
         } else if (a->npos < 8)
@@ -264,6 +308,65 @@ static int cmd_snapshot(const args *a, vault *v)
     return rc;
 }
 
+static int cmd_register(const args *a, vault *v)
+{
+    int rc;
+    const char *sub = a->npos > 1 ? a->pos[1] : NULL;
+    if (a->batch) {
+        size_t n = 0;
+        if (a->npos > 1 || a->nfields)
+            return usage("register --batch FILE takes no other arguments");
+        rc = registry_batch(v, a->batch, stderr, &n);
+        if (rc == RL_OK)
+            printf("registered %zu documents from %s\n", n, a->batch);
+        return rc;
+    }
+    if (sub == NULL)
+        return usage("register needs a document type, --batch, approve, reject or list");
+    if (strcmp(sub, "approve") == 0 || strcmp(sub, "reject") == 0) {
+        if (a->npos != 3 || a->nfields)
+            return usage("register approve|reject UUID [--reason TEXT]");
+        rc = strcmp(sub, "approve") == 0 ? registry_approve(v, a->pos[2])
+                                         : registry_reject(v, a->pos[2], a->reason);
+        if (rc == RL_OK)
+            printf("registration %s %s\n", a->pos[2],
+                   strcmp(sub, "approve") == 0 ? "approved" : "rejected");
+        return rc;
+    }
+    if (strcmp(sub, "list") == 0) {
+        if (a->nfields)
+            return usage("register list [--status S] [--employee PNR] [--json]");
+        return registry_list(v, a->status, a->employee, a->json, stdout);
+    }
+    if (a->npos != 2)
+        return usage("register TYPE --FIELD VALUE ...");
+    char uuid[37];
+    reg_field fields[sizeof a->fields / sizeof a->fields[0] + 1];
+    size_t n = a->nfields;
+    memcpy(fields, a->fields, n * sizeof fields[0]);
+    if (a->reason) /* --reason is a document field here (termination, one_off) */
+        fields[n++] = (reg_field){"reason", a->reason};
+    rc = registry_register(v, sub, fields, n, a->corrects, stderr, uuid);
+    if (rc == RL_OK)
+        printf("registered %s %s (status: registered; needs approval by another approver)\n",
+               sub, uuid);
+    return rc;
+}
+
+static int cmd_audit(const args *a, vault *v)
+{
+    if (a->npos == 2 && strcmp(a->pos[1], "verify") == 0) {
+        uint64_t n = 0;
+        int rc = vault_audit_verify(v, &n);
+        if (rc == RL_OK)
+            printf("audit log: %llu entries, hash chain intact\n", (unsigned long long)n);
+        return rc;
+    }
+    if (a->npos == 2 && strcmp(a->pos[1], "list") == 0)
+        return vault_audit_list(v, a->json, stdout);
+    return usage("audit verify | audit list [--json]");
+}
+
 static int run(int argc, char **argv)
 {
     args a;
@@ -275,7 +378,8 @@ static int run(int argc, char **argv)
     const char *cmd = a.pos[0];
     if (strcmp(cmd, "init") == 0)
         return cmd_init(&a);
-    static const char *const known[] = {"operator", "config", "snapshot", "status", "check"};
+    static const char *const known[] = {"operator", "config", "snapshot", "status",
+                                        "check",    "register", "employee", "audit"};
     int found = 0;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         found |= strcmp(cmd, known[i]) == 0;
@@ -286,8 +390,22 @@ static int run(int argc, char **argv)
     vault *v = NULL;
     if ((rc = open_vault(&a, &v)) != RL_OK)
         return rc;
-    if (strcmp(cmd, "operator") == 0)
+    if (a.nfields > 0 && (strcmp(cmd, "register") != 0 || a.npos < 2 ||
+                          strcmp(a.pos[1], "list") == 0)) {
+        fprintf(stderr, "reservlon: unknown option --%s\n", a.fields[0].name);
+        rc = RL_EUSAGE;
+    } else if (strcmp(cmd, "operator") == 0)
         rc = cmd_operator(&a, v);
+    else if (strcmp(cmd, "register") == 0)
+        rc = cmd_register(&a, v);
+    else if (strcmp(cmd, "audit") == 0)
+        rc = cmd_audit(&a, v);
+    else if (strcmp(cmd, "employee") == 0) {
+        if (a.npos != 3 || strcmp(a.pos[1], "show") != 0)
+            rc = usage("employee show PNR [--json] [--reveal]");
+        else
+            rc = registry_employee_show(v, a.pos[2], a.json, a.reveal, stdout);
+    }
     else if (strcmp(cmd, "config") == 0) {
         if (a.npos < 3 || strcmp(a.pos[1], "set-export-key") != 0)
             rc = usage("config set-export-key FILE");

@@ -11,13 +11,13 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/field.h"
 #include "common/fileio.h"
 #include "common/json.h"
 #include "ident/ident.h"
 #include "snapshot/csv.h"
 
 #define MAX_FILE (2ULL << 30)
-#define MAX_ORE 1000000000000LL
 
 enum { F_ORG, F_EMPLOYEES, F_EMPLOYMENTS, F_LAST_PAYRUN, F_TAX, F_COUNT };
 
@@ -101,130 +101,45 @@ static void show_progress(importer *im, size_t bytes_in_file)
 
 static bool is_empty(const csv_row *r, size_t i) { return r->len[i] == 0; }
 
+/* Reports the message field_* or ident_* just recorded, if rc says the field is bad. */
+static bool ok_or_report(importer *im, const csv_row *r, const char *field, int rc)
+{
+    if (rc == RL_OK)
+        return true;
+    bad(im, r->line, field, "%s", err_msg());
+    return false;
+}
+
 static bool parse_id(importer *im, const csv_row *r, size_t i, const char *field)
 {
-    size_t n = r->len[i];
-    if (n == 0 || n > 64) {
-        bad(im, r->line, field, "must be 1-64 characters");
-        return false;
-    }
-    for (size_t k = 0; k < n; k++) {
-        char c = r->f[i][k];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-')) {
-            bad(im, r->line, field, "only letters, digits, '_', '.' and '-' are allowed");
-            return false;
-        }
-    }
-    return true;
+    return ok_or_report(im, r, field, field_id(r->f[i], r->len[i]));
 }
 
 static bool parse_text(importer *im, const csv_row *r, size_t i, const char *field, size_t max)
 {
-    size_t n = r->len[i];
-    if (n == 0 || n > max) {
-        bad(im, r->line, field, "must be 1-%zu bytes", max);
-        return false;
-    }
-    for (size_t k = 0; k < n; k++) {
-        unsigned char c = (unsigned char)r->f[i][k];
-        if (c < 0x20 || c == 0x7f) {
-            bad(im, r->line, field, "contains a control character");
-            return false;
-        }
-    }
-    return true;
+    return ok_or_report(im, r, field, field_text(r->f[i], r->len[i], max));
 }
 
-/* Non-negative integer with at most max_digits digits. */
 static bool parse_uint(importer *im, const csv_row *r, size_t i, const char *field,
                        int64_t lo, int64_t hi, int64_t *out)
 {
-    const char *s = r->f[i];
-    size_t n = r->len[i];
-    if (n == 0 || n > 18) {
-        bad(im, r->line, field, n == 0 ? "is required" : "is too long");
-        return false;
-    }
-    int64_t v = 0;
-    for (size_t k = 0; k < n; k++) {
-        if (s[k] < '0' || s[k] > '9') {
-            bad(im, r->line, field, "must be a whole number (digits only)");
-            return false;
-        }
-        v = v * 10 + (s[k] - '0');
-    }
-    if (v < lo || v > hi) {
-        bad(im, r->line, field, "must be between %lld and %lld", (long long)lo, (long long)hi);
-        return false;
-    }
-    *out = v;
-    return true;
+    return ok_or_report(im, r, field, field_int(r->f[i], r->len[i], lo, hi, out));
 }
 
 static bool parse_ore(importer *im, const csv_row *r, size_t i, const char *field, int64_t *out)
 {
-    return parse_uint(im, r, i, field, 0, MAX_ORE, out);
+    return parse_uint(im, r, i, field, 0, FIELD_MAX_ORE, out);
 }
 
-/* A percentage with at most two decimals, as hundredths: "62.5" -> 6250. */
 static bool parse_pct(importer *im, const csv_row *r, size_t i, const char *field, int64_t lo,
                       int64_t hi, int64_t *out)
 {
-    const char *s = r->f[i];
-    size_t n = r->len[i];
-    int64_t whole = 0, frac = 0;
-    size_t k = 0, digits = 0, fdigits = 0;
-    while (k < n && s[k] >= '0' && s[k] <= '9' && digits < 4) {
-        whole = whole * 10 + (s[k++] - '0');
-        digits++;
-    }
-    if (k < n && s[k] == '.') {
-        k++;
-        while (k < n && s[k] >= '0' && s[k] <= '9' && fdigits < 2) {
-            frac = frac * 10 + (s[k++] - '0');
-            fdigits++;
-        }
-        if (fdigits == 0)
-            digits = 0;
-    }
-    if (digits == 0 || k != n) {
-        bad(im, r->line, field, "must be a percentage like 75, 62.5 or 100.00");
-        return false;
-    }
-    if (fdigits == 1)
-        frac *= 10;
-    int64_t v = whole * 100 + frac;
-    if (v < lo || v > hi) {
-        bad(im, r->line, field, "must be between %lld and %lld percent", (long long)(lo / 100),
-            (long long)(hi / 100));
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
-static bool date_ok(const char *s, size_t n)
-{
-    if (n != 10 || s[4] != '-' || s[7] != '-')
-        return false;
-    for (size_t k = 0; k < 10; k++)
-        if (k != 4 && k != 7 && (s[k] < '0' || s[k] > '9'))
-            return false;
-    /* Digits by hand: s is not NUL-terminated for periods ("YYYY-MM" + "-01"). */
-    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
-    int m = (s[5] - '0') * 10 + (s[6] - '0');
-    int d = (s[8] - '0') * 10 + (s[9] - '0');
-    return y >= 1900 && y <= 2200 && ident_date_valid(y, m, d);
+    return ok_or_report(im, r, field, field_pct(r->f[i], r->len[i], lo, hi, out));
 }
 
 static bool parse_date(importer *im, const csv_row *r, size_t i, const char *field)
 {
-    if (!date_ok(r->f[i], r->len[i])) {
-        bad(im, r->line, field, "must be a date YYYY-MM-DD that exists");
-        return false;
-    }
-    return true;
+    return ok_or_report(im, r, field, field_date(r->f[i], r->len[i]));
 }
 
 /* --- statements ----------------------------------------------------------------------- */
@@ -526,13 +441,13 @@ static int employment_row(importer *im, const csv_row *r, void *vctx)
         bad(im, r->line, "pay_type", "must be monthly or hourly");
         ok = false;
     } else if (monthly) {
-        ok = parse_uint(im, r, 6, "monthly_salary_ore", 1, MAX_ORE, &salary) && ok;
+        ok = parse_uint(im, r, 6, "monthly_salary_ore", 1, FIELD_MAX_ORE, &salary) && ok;
         if (!is_empty(r, 7)) {
             bad(im, r->line, "hourly_rate_ore", "must be empty for monthly pay");
             ok = false;
         }
     } else {
-        ok = parse_uint(im, r, 7, "hourly_rate_ore", 1, MAX_ORE, &rate) && ok;
+        ok = parse_uint(im, r, 7, "hourly_rate_ore", 1, FIELD_MAX_ORE, &rate) && ok;
         if (!is_empty(r, 6)) {
             bad(im, r->line, "monthly_salary_ore", "must be empty for hourly pay");
             ok = false;
@@ -599,10 +514,7 @@ static int pay_row(importer *im, const csv_row *r, void *vctx)
         ok = false;
     }
     const char *per = r->f[1];
-    if (r->len[1] != 7 || per[4] != '-' || !date_ok((char[]){per[0], per[1], per[2], per[3], '-',
-                                                             per[5], per[6], '-', '0', '1'},
-                                                    10)) {
-        bad(im, r->line, "period", "must be YYYY-MM");
+    if (!ok_or_report(im, r, "period", field_period(per, r->len[1]))) {
         ok = false;
     } else if (im->period[0] == '\0') {
         memcpy(im->period, per, 8);

@@ -43,7 +43,21 @@ static const char schema_sql[] =
     "  year INTEGER NOT NULL, kind TEXT NOT NULL, tbl INTEGER NOT NULL,"
     "  income_from INTEGER NOT NULL, income_to INTEGER,"
     "  c1 INTEGER, c2 INTEGER, c3 INTEGER, c4 INTEGER, c5 INTEGER, c6 INTEGER, c7 INTEGER);"
-    "CREATE INDEX tax_tables_lookup ON tax_tables(tbl, income_from);";
+    "CREATE INDEX tax_tables_lookup ON tax_tables(tbl, income_from);"
+    /* Employment documents registered during an outage. Never updated but for status and
+     * the decision; never deleted. seq is the recorded order, effective_date the date the
+     * document takes effect (both matter to the main system's retroactive corrections). */
+    "CREATE TABLE registrations("
+    "  seq INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, type TEXT NOT NULL,"
+    "  pnr TEXT NOT NULL, employment_id TEXT, effective_date TEXT NOT NULL, end_date TEXT,"
+    "  fields TEXT NOT NULL, content_hash TEXT NOT NULL, corrects TEXT,"
+    "  status TEXT NOT NULL CHECK (status IN ('registered','approved','rejected','exported')),"
+    "  author TEXT NOT NULL, recorded_at TEXT NOT NULL,"
+    "  decided_by TEXT, decided_at TEXT, decision_reason TEXT, exported_at TEXT);"
+    "CREATE INDEX registrations_pnr ON registrations(pnr);"
+    "CREATE INDEX registrations_employment ON registrations(employment_id, type);"
+    "CREATE INDEX registrations_hash ON registrations(content_hash);"
+    "CREATE INDEX registrations_corrects ON registrations(corrects);";
 
 int schema_apply(sqlite3 *db)
 {

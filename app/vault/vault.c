@@ -14,6 +14,7 @@
 
 #include "common/err.h"
 #include "common/fileio.h"
+#include "common/json.h"
 #include "vault/keyring.h"
 #include "vault/schema.h"
 #include "vault/vfs.h"
@@ -462,6 +463,44 @@ static int counter_check(vault *v)
     return RL_OK;
 }
 
+int vault_audit_list(vault *v, int json, FILE *out)
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(v->db,
+                                 "SELECT seq, at, operator, action, detail, hash FROM audit"
+                                 " ORDER BY seq",
+                                 -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return vault_sql_error(v, src, "reading the audit log");
+    if (json)
+        fputc('[', out);
+    int n = 0;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        char h[65] = "";
+        if (sqlite3_column_bytes(st, 5) == 32)
+            hex(sqlite3_column_blob(st, 5), 32, h);
+        if (json) {
+            fprintf(out, "%s{\"seq\":%lld,\"at\":\"%s\",\"operator\":", n ? "," : "",
+                    (long long)sqlite3_column_int64(st, 0), sqlite3_column_text(st, 1));
+            json_write_string(out, (const char *)sqlite3_column_text(st, 2));
+            fprintf(out, ",\"action\":");
+            json_write_string(out, (const char *)sqlite3_column_text(st, 3));
+            fprintf(out, ",\"detail\":");
+            json_write_string(out, (const char *)sqlite3_column_text(st, 4));
+            fprintf(out, ",\"hash\":\"%s\"}", h);
+        } else {
+            fprintf(out, "%6lld %s %-16s %-22s %s\n", (long long)sqlite3_column_int64(st, 0),
+                    sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
+                    sqlite3_column_text(st, 3), sqlite3_column_text(st, 4));
+        }
+        n++;
+    }
+    if (json)
+        fputs("]\n", out);
+    sqlite3_finalize(st);
+    return src == SQLITE_DONE ? RL_OK : vault_sql_error(v, src, "reading the audit log");
+}
+
 /* --- transactions ------------------------------------------------------------------- */
 
 int vault_begin(vault *v)
@@ -690,6 +729,16 @@ int vault_open(const char *dir, const char *name, const char *pass, size_t pass_
     if (rc != RL_OK)
         goto cleanup;
     snprintf(v->operator, sizeof v->operator, "%s", name);
+    if (failures_before > 0) {
+        /* Failed unlocks cannot be written where they happen (no key yet): the keyring
+         * counted them, and the next successful login puts them in the audit log. */
+        char detail[160];
+        snprintf(detail, sizeof detail, "%u failed passphrase attempt(s) for %s before this login",
+                 failures_before, name);
+        if ((rc = vault_begin(v)) != RL_OK || (rc = vault_audit(v, "auth.failures", detail)) ||
+            (rc = vault_commit(v)))
+            goto cleanup;
+    }
     *out = v;
     v = NULL;
 cleanup:

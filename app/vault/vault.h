@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct vault vault;
 
@@ -68,6 +69,9 @@ int vault_audit(vault *v, const char *action, const char *detail)
 
 /* Verifies the whole audit chain; RL_EINTEGRITY naming the first bad entry. */
 int vault_audit_verify(vault *v, uint64_t *entries) __attribute__((warn_unused_result));
+
+/* Prints the audit log (sequence, time, operator, action, detail), text or JSON. */
+int vault_audit_list(vault *v, int json, FILE *out) __attribute__((warn_unused_result));
 
 /* Adds an operator (administrators only), or re-keys an existing one's passphrase. */
 int vault_operator_add(vault *v, const char *name, vault_role role, const char *pass,

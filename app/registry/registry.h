@@ -1,0 +1,55 @@
+/* registry: employment documents registered during an outage.
+ *
+ * Document types, their fields and rules are in docs/registrations.md. Every document gets
+ * a UUID, its author, the time it was recorded, the date it takes effect and a status:
+ * registered -> approved or rejected (by a different operator with the approver role)
+ * -> exported (by the journal). A correction is a new document of the same type that
+ * names the one it corrects; nothing is ever edited or deleted. Each change is one vault
+ * transaction with its audit entry. */
+#ifndef RL_REGISTRY_H
+#define RL_REGISTRY_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "vault/vault.h"
+
+typedef struct {
+    const char *name;  /* field name, e.g. "start_date" */
+    const char *value; /* as entered */
+} reg_field;
+
+/* Registers one document of type with the given fields (and, if corrects is not NULL, as
+ * a correction of that UUID). Every bad field is written to report ("field F: problem");
+ * nothing is stored unless all are good. On success writes the new UUID into uuid[37].
+ * Needs the registrar or approver role. Returns 0, RL_EDATA, RL_EAUTH. */
+int registry_register(vault *v, const char *type, const reg_field *fields, size_t n,
+                      const char *corrects, FILE *report, char uuid[37])
+    __attribute__((warn_unused_result));
+
+/* Registers every document in a JSON Lines or CSV file (first column `type`), all or
+ * nothing: every bad line is reported as "FILE line N field F: problem". */
+int registry_batch(vault *v, const char *path, FILE *report, size_t *count)
+    __attribute__((warn_unused_result));
+
+/* Approves or rejects a registered document. The decider must have the approver role and
+ * must not be its author. A reason is required to reject. */
+int registry_approve(vault *v, const char *uuid) __attribute__((warn_unused_result));
+int registry_reject(vault *v, const char *uuid, const char *reason)
+    __attribute__((warn_unused_result));
+
+/* Lists registrations, optionally only those with status and/or for one person (any
+ * usual personnummer form). Protected identities are marked, their names never shown. */
+int registry_list(vault *v, const char *status, const char *pnr, int json, FILE *out)
+    __attribute__((warn_unused_result));
+
+/* Shows one person's current state (snapshot + approved registrations) and the history of
+ * every registration that concerns them. A protected identity's name is masked unless
+ * reveal is set, which is audited. */
+int registry_employee_show(vault *v, const char *pnr, int json, int reveal, FILE *out)
+    __attribute__((warn_unused_result));
+
+/* The known document types, NULL-terminated (for usage messages). */
+const char *const *registry_types(void);
+
+#endif
