@@ -39,7 +39,7 @@ static const char usage_text[] =
     "                              termination, salary_change, extent_change, bank_change,\n"
     "                              tax_change, leave, one_off\n"
     "  register --batch FILE       register a JSON Lines or CSV batch, all or nothing\n"
-    "  register approve UUID       approve (approvers; not the author)\n"
+    "  register approve UUID...    approve (approvers; not the author)\n"
     "  register reject UUID --reason TEXT\n"
     "  register list [--status S] [--employee PNR] [--json]\n"
     "  employee show PNR [--json] [--reveal]\n"
@@ -65,7 +65,7 @@ typedef struct {
     int json;
     int replace;
     int reveal;
-    const char *pos[8];
+    const char *pos[256];
     int npos;
     /* Any other --name value pair: a document field for `register TYPE`. */
     reg_field fields[40];
@@ -131,7 +131,7 @@ static int parse_args(int argc, char **argv, args *a)
         } else if (strncmp(s, "--", 2) == 0) {
             fprintf(stderr, "reservlon: unknown option %s\n", s);
             return RL_EUSAGE;
-        } else if (a->npos < 8)
+        } else if (a->npos < 256)
             a->pos[a->npos++] = s;
         else
             return usage("too many arguments");
@@ -324,14 +324,19 @@ static int cmd_register(const args *a, vault *v)
     if (sub == NULL)
         return usage("register needs a document type, --batch, approve, reject or list");
     if (strcmp(sub, "approve") == 0 || strcmp(sub, "reject") == 0) {
-        if (a->npos != 3 || a->nfields)
-            return usage("register approve|reject UUID [--reason TEXT]");
-        rc = strcmp(sub, "approve") == 0 ? registry_approve(v, a->pos[2])
-                                         : registry_reject(v, a->pos[2], a->reason);
-        if (rc == RL_OK)
-            printf("registration %s %s\n", a->pos[2],
+        if (a->npos < 3 || a->nfields)
+            return usage("register approve|reject UUID... [--reason TEXT]");
+        /* Several UUIDs in one login; each decision is its own transaction, and the first
+         * failure stops (the ones before it stand, and were printed). */
+        for (int i = 2; i < a->npos; i++) {
+            rc = strcmp(sub, "approve") == 0 ? registry_approve(v, a->pos[i])
+                                             : registry_reject(v, a->pos[i], a->reason);
+            if (rc != RL_OK)
+                return rc;
+            printf("registration %s %s\n", a->pos[i],
                    strcmp(sub, "approve") == 0 ? "approved" : "rejected");
-        return rc;
+        }
+        return RL_OK;
     }
     if (strcmp(sub, "list") == 0) {
         if (a->nfields)

@@ -906,6 +906,14 @@ int snapshot_status(vault *v, int json, FILE *out)
     int64_t n_prot = scalar(db, "SELECT count(*) FROM employees WHERE protected > 0");
     int64_t n_ops = scalar(db, "SELECT count(*) FROM operators WHERE active = 1");
     int64_t n_audit = scalar(db, "SELECT count(*) FROM audit");
+    int64_t n_reg[4];
+    static const char *const st_names[4] = {"registered", "approved", "rejected", "exported"};
+    for (int i = 0; i < 4; i++) {
+        char q[128];
+        snprintf(q, sizeof q, "SELECT count(*) FROM registrations WHERE status = '%s'",
+                 st_names[i]);
+        n_reg[i] = scalar(db, q);
+    }
     if (n_emp < 0 || n_empl < 0 || n_pay < 0 || net < 0 || n_audit < 0) {
         sqlite3_finalize(st);
         return vault_sql_error(v, sqlite3_errcode(db), "reading the status");
@@ -940,8 +948,11 @@ int snapshot_status(vault *v, int json, FILE *out)
         } else {
             fprintf(out, "null,\"pay_date\":null");
         }
-        fprintf(out, ",\"net_total_ore\":%lld},\"operators\":%lld,\"audit_entries\":%lld}\n",
-                (long long)net, (long long)n_ops, (long long)n_audit);
+        fprintf(out, ",\"net_total_ore\":%lld},\"registrations\":{", (long long)net);
+        for (int i = 0; i < 4; i++)
+            fprintf(out, "%s\"%s\":%lld", i ? "," : "", st_names[i], (long long)n_reg[i]);
+        fprintf(out, "},\"operators\":%lld,\"audit_entries\":%lld}\n", (long long)n_ops,
+                (long long)n_audit);
     } else {
         if (have)
             fprintf(out, "snapshot:         %s, exported %s (imported %s by %s)\n", col[0], col[1],
@@ -955,6 +966,10 @@ int snapshot_status(vault *v, int json, FILE *out)
         if (have && col[4][0])
             fprintf(out, "last pay run:     %s paid %s, %lld lines, net %lld.%02lld SEK\n", col[4],
                     col[5], (long long)n_pay, (long long)(net / 100), (long long)(net % 100));
+        fprintf(out, "registrations:    %lld registered, %lld approved, %lld rejected, %lld "
+                     "exported\n",
+                (long long)n_reg[0], (long long)n_reg[1], (long long)n_reg[2],
+                (long long)n_reg[3]);
         fprintf(out, "operators:        %lld active\naudit entries:    %lld\n", (long long)n_ops,
                 (long long)n_audit);
     }

@@ -19,6 +19,7 @@
 
 #include "common/err.h"
 #include "common/fileio.h"
+#include "registry/registry.h"
 #include "sig/minisig.h"
 #include "snapshot/snapshot.h"
 #include "vault/vault.h"
@@ -28,11 +29,18 @@
 
 typedef struct {
     double secs[MAX_RUNS];
+    double p50[MAX_RUNS], p99[MAX_RUNS]; /* latency workloads: per-run percentiles */
     long rss_kb;
     int n;
 } result;
 
+/* What a child reports: the timed seconds and, for latency workloads, percentiles. */
+typedef struct {
+    double secs, p50, p99;
+} sample;
+
 static const char *snapshot_dir;
+static const char *batch_path;
 static char scratch[256];
 static minisig_pubkey export_pk;
 
@@ -55,44 +63,126 @@ static double median(result *r)
     return r->n % 2 ? r->secs[r->n / 2] : (r->secs[r->n / 2 - 1] + r->secs[r->n / 2]) / 2;
 }
 
-/* Workloads run in the child; each returns the seconds of the timed part or < 0. */
-typedef double (*workload)(int plain);
+/* Workloads run in the child; each fills a sample (secs < 0 on failure). */
+typedef sample (*workload)(int plain);
 
-static double wl_import(int plain)
+static const sample failed = {-1, 0, 0};
+
+/* A fresh vault in the scratch directory; with the snapshot imported if asked. */
+static vault *fresh_vault(int plain, int with_snapshot)
 {
     char dir[300];
     snprintf(dir, sizeof dir, "%s/v", scratch);
     vault_bench_set_plain(plain);
     vault *v = NULL;
     if (vault_create(dir, "bench", PASS, strlen(PASS)) != RL_OK ||
-        vault_open(dir, "bench", PASS, strlen(PASS), &v) != RL_OK) {
+        vault_open(dir, "bench", PASS, strlen(PASS), &v) != RL_OK ||
+        vault_operator_add(v, "bench-reg", VAULT_ROLE_REGISTRAR, PASS, strlen(PASS)) != RL_OK ||
+        (with_snapshot &&
+         snapshot_import(v, snapshot_dir, &export_pk, 0, stderr, NULL, NULL) != RL_OK)) {
         fprintf(stderr, "bench: %s\n", err_msg());
-        return -1;
+        vault_close(v);
+        return NULL;
     }
+    vault_close(v);
+    if (vault_open(dir, "bench-reg", PASS, strlen(PASS), &v) != RL_OK) {
+        fprintf(stderr, "bench: %s\n", err_msg());
+        return NULL;
+    }
+    return v;
+}
+
+static sample wl_import(int plain)
+{
+    vault *v = fresh_vault(plain, 0);
+    if (v == NULL)
+        return failed;
+    vault_close(v);
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/v", scratch);
+    if (vault_open(dir, "bench", PASS, strlen(PASS), &v) != RL_OK)
+        return failed;
     double t0 = now();
     int rc = snapshot_import(v, snapshot_dir, &export_pk, 0, stderr, NULL, NULL);
     double t1 = now();
     vault_close(v);
     if (rc != RL_OK) {
         fprintf(stderr, "bench: import: %s\n", err_msg());
-        return -1;
+        return failed;
     }
-    return t1 - t0;
+    return (sample){t1 - t0, 0, 0};
 }
 
-static double wl_open(int plain)
+static sample wl_open(int plain)
 {
     char dir[300];
     snprintf(dir, sizeof dir, "%s/v", scratch);
     vault_bench_set_plain(plain);
     vault *v = NULL;
     if (vault_create(dir, "bench", PASS, strlen(PASS)) != RL_OK)
-        return -1;
+        return failed;
     double t0 = now();
     int rc = vault_open(dir, "bench", PASS, strlen(PASS), &v);
     double t1 = now();
     vault_close(v);
-    return rc == RL_OK ? t1 - t0 : -1;
+    return rc == RL_OK ? (sample){t1 - t0, 0, 0} : failed;
+}
+
+#define SINGLE_REGS 1000
+
+/* 1,000 durable single registrations (each its own committed, fsynced transaction) in an
+ * open session: total seconds and the p50/p99 latency. */
+static sample wl_register(int plain)
+{
+    vault *v = fresh_vault(plain, 1);
+    if (v == NULL)
+        return failed;
+    sqlite3_stmt *st = NULL;
+    char emp[65] = "";
+    if (sqlite3_prepare_v2(vault_db(v),
+                           "SELECT employment_id FROM employments WHERE end_date IS NULL"
+                           " ORDER BY employment_id LIMIT 1",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        snprintf(emp, sizeof emp, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    static double lat[SINGLE_REGS];
+    double t0 = now();
+    for (int i = 0; i < SINGLE_REGS; i++) {
+        char amount[32], reason[64], uuid[37];
+        snprintf(amount, sizeof amount, "%d", 100 + i);
+        snprintf(reason, sizeof reason, "benchmark %d", i);
+        reg_field f[] = {{"employment_id", emp}, {"amount_ore", amount}, {"pay_code", "BENCH"},
+                         {"reason", reason}};
+        double a = now();
+        if (registry_register(v, "one_off", f, 4, NULL, stderr, uuid) != RL_OK) {
+            fprintf(stderr, "bench: register: %s\n", err_msg());
+            vault_close(v);
+            return failed;
+        }
+        lat[i] = now() - a;
+    }
+    double total = now() - t0;
+    vault_close(v);
+    qsort(lat, SINGLE_REGS, sizeof lat[0], cmp_double);
+    return (sample){total, lat[SINGLE_REGS / 2], lat[SINGLE_REGS * 99 / 100]};
+}
+
+static sample wl_batch(int plain)
+{
+    vault *v = fresh_vault(plain, 1);
+    if (v == NULL)
+        return failed;
+    size_t n = 0;
+    double t0 = now();
+    int rc = registry_batch(v, batch_path, stderr, &n);
+    double t1 = now();
+    vault_close(v);
+    if (rc != RL_OK) {
+        fprintf(stderr, "bench: batch: %s\n", err_msg());
+        return failed;
+    }
+    return (sample){t1 - t0, 0, 0};
 }
 
 static int measure(workload fn, int plain, int runs, result *out)
@@ -111,20 +201,22 @@ static int measure(workload fn, int plain, int runs, result *out)
             return -1;
         if (pid == 0) {
             close(fds[0]);
-            double s = fn(plain);
+            sample s = fn(plain);
             ssize_t w = write(fds[1], &s, sizeof s);
-            _exit(w == (ssize_t)sizeof s && s >= 0 ? 0 : 1);
+            _exit(w == (ssize_t)sizeof s && s.secs >= 0 ? 0 : 1);
         }
         close(fds[1]);
-        double s = -1;
+        sample s = failed;
         ssize_t got = read(fds[0], &s, sizeof s);
         close(fds[0]);
         int status = 0;
         struct rusage ru;
         if (wait4(pid, &status, 0, &ru) != pid || !WIFEXITED(status) ||
-            WEXITSTATUS(status) != 0 || got != (ssize_t)sizeof s || s < 0)
+            WEXITSTATUS(status) != 0 || got != (ssize_t)sizeof s || s.secs < 0)
             return -1;
-        out->secs[out->n++] = s;
+        out->p50[out->n] = s.p50;
+        out->p99[out->n] = s.p99;
+        out->secs[out->n++] = s.secs;
         if (ru.ru_maxrss > out->rss_kb)
             out->rss_kb = ru.ru_maxrss;
     }
@@ -155,6 +247,28 @@ static void row(FILE *json, const char *name, long size, result *r, result *base
     }
 }
 
+/* A latency row: the median over runs of each run's p50 and p99, in milliseconds. */
+static void latency_row(FILE *json, const char *name, long size, result *r, result *base)
+{
+    result p50 = *r, p99 = *r, b50, b99;
+    memcpy(p50.secs, r->p50, sizeof r->p50);
+    memcpy(p99.secs, r->p99, sizeof r->p99);
+    double m50 = median(&p50) * 1000, m99 = median(&p99) * 1000;
+    memcpy(&b50, base, sizeof b50);
+    memcpy(&b99, base, sizeof b99);
+    memcpy(b50.secs, base->p50, sizeof base->p50);
+    memcpy(b99.secs, base->p99, sizeof base->p99);
+    double bm50 = median(&b50) * 1000, bm99 = median(&b99) * 1000;
+    printf("%-22s %9ld %8.3fms %8.3fms %9s %9.1f  %-14s %8.3fms %7.2f   (p50, p99; baseline p99)\n",
+           name, size, m50, m99, "", (double)r->rss_kb / 1024, "plain SQLite", bm99, m99 / bm99);
+    if (json)
+        fprintf(json,
+                "{\"workload\":\"%s\",\"size\":%ld,\"runs\":%d,\"p50_ms\":%.4f,\"p99_ms\":%.4f,"
+                "\"peak_rss_mib\":%.1f,\"baseline\":\"plain SQLite\",\"baseline_p50_ms\":%.4f,"
+                "\"baseline_p99_ms\":%.4f,\"ratio_p99\":%.3f}\n",
+                name, size, r->n, m50, m99, (double)r->rss_kb / 1024, bm50, bm99, m99 / bm99);
+}
+
 int main(int argc, char **argv)
 {
     long size = 0;
@@ -169,6 +283,8 @@ int main(int argc, char **argv)
             runs = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--json") == 0)
             json_path = argv[i + 1];
+        else if (strcmp(argv[i], "--batch") == 0)
+            batch_path = argv[i + 1];
     }
     if (snapshot_dir == NULL || runs < 1 || runs > MAX_RUNS) {
         fprintf(stderr, "usage: bench --snapshot DIR --size N [--runs R] [--json FILE]\n");
@@ -194,6 +310,21 @@ int main(int argc, char **argv)
         rc = 1;
     } else {
         row(json, "snapshot import", size, &ours, &plain, "plain SQLite");
+    }
+    if (rc == 0 && (measure(wl_register, 0, runs, &ours) != 0 ||
+                    measure(wl_register, 1, runs, &plain) != 0)) {
+        fprintf(stderr, "bench: registration failed\n");
+        rc = 1;
+    } else if (rc == 0) {
+        latency_row(json, "durable registration", size, &ours, &plain);
+    }
+    if (rc == 0 && batch_path) {
+        if (measure(wl_batch, 0, runs, &ours) != 0 || measure(wl_batch, 1, runs, &plain) != 0) {
+            fprintf(stderr, "bench: batch failed\n");
+            rc = 1;
+        } else {
+            row(json, "10,000-line batch", size, &ours, &plain, "plain SQLite");
+        }
     }
     if (rc == 0 && measure(wl_open, 0, runs, &ours) == 0)
         row(json, "vault open (Argon2id)", size, &ours, NULL, NULL);
