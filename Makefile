@@ -11,7 +11,7 @@ B ?= build
 SANITIZE ?=
 OPT ?= -O2 -g
 
-PKGS := libsodium sqlite3 libusb-1.0
+PKGS := libsodium sqlite3 libusb-1.0 lua5.4
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
@@ -19,6 +19,7 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
 WARN := -Wall -Wextra -Werror -Wshadow -Wconversion -Wformat=2 -Wstrict-prototypes \
         -Wmissing-prototypes -Wvla -Wno-sign-conversion
 CFLAGS_BASE := -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong \
+        -DRL_RULES_DIR='"$(CURDIR)/app/rules"' \
         -D_FORTIFY_SOURCE=2 -fPIE -MMD -MP -Iapp
 LDFLAGS_BASE := -pie -Wl,-z,relro,-z,now
 

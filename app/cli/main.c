@@ -14,6 +14,7 @@
 
 #include "common/err.h"
 #include "common/fileio.h"
+#include "payrun/payrun.h"
 #include "registry/registry.h"
 #include "sig/minisig.h"
 #include "snapshot/snapshot.h"
@@ -25,11 +26,15 @@ static const char usage_text[] =
     "usage: reservlon --vault DIR COMMAND [ARGS] [--as NAME --passphrase-file FILE]\n"
     "\n"
     "commands:\n"
-    "  init --admin NAME --passphrase-file FILE [--export-pubkey FILE]\n"
+    "  init --admin NAME --passphrase-file FILE [--export-pubkey FILE] [--rules-pubkey FILE]\n"
     "                              create a vault with its first administrator\n"
     "  operator add NAME --role registrar|approver|administrator --new-passphrase-file FILE\n"
     "                              add an operator (administrators)\n"
     "  config set-export-key FILE  set the main system's snapshot export public key\n"
+    "  config set-rules-key FILE   set the pay-rules signing public key\n"
+    "  config set payrun.second_approval_pct N\n"
+    "                              net-total change (%) above which a pay run needs two\n"
+    "                              approvers besides its creator (default 5)\n"
     "  snapshot import DIR [--replace]\n"
     "                              verify and import a signed snapshot (administrators)\n"
     "  status [--json]             counts, snapshot source and time\n"
@@ -44,6 +49,10 @@ static const char usage_text[] =
     "  register list [--status S] [--employee PNR] [--json]\n"
     "  employee show PNR [--json] [--reveal]\n"
     "  audit verify | audit list [--json]\n"
+    "  payrun create --period YYYY-MM --pay-date DATE --policy same-as-last|recalculate\n"
+    "                [--include-pending] [--rules FILE]\n"
+    "  payrun show ID [--json|--csv]\n"
+    "  payrun approve ID           release (approvers other than the creator)\n"
     "\n"
     "Every command but init authenticates an operator with --as and --passphrase-file, or\n"
     "asks for the passphrase on the terminal. Exit codes: 0 ok, 1 data error, 2 usage,\n"
@@ -58,6 +67,13 @@ typedef struct {
     const char *role;
     const char *export_pubkey;
     const char *batch;
+    const char *rules_pubkey;
+    const char *rules;
+    const char *period;
+    const char *pay_date;
+    const char *policy;
+    int include_pending;
+    int csv;
     const char *corrects;
     const char *reason;
     const char *status;
@@ -103,6 +119,20 @@ static int parse_args(int argc, char **argv, args *a)
             slot = &a->export_pubkey;
         else if (strcmp(s, "--batch") == 0)
             slot = &a->batch;
+        else if (strcmp(s, "--rules-pubkey") == 0)
+            slot = &a->rules_pubkey;
+        else if (strcmp(s, "--rules") == 0)
+            slot = &a->rules;
+        else if (strcmp(s, "--period") == 0)
+            slot = &a->period;
+        else if (strcmp(s, "--pay-date") == 0)
+            slot = &a->pay_date;
+        else if (strcmp(s, "--policy") == 0)
+            slot = &a->policy;
+        else if (strcmp(s, "--include-pending") == 0)
+            a->include_pending = 1;
+        else if (strcmp(s, "--csv") == 0)
+            a->csv = 1;
         else if (strcmp(s, "--corrects") == 0)
             slot = &a->corrects;
         else if (strcmp(s, "--reason") == 0)
@@ -212,13 +242,16 @@ static int open_vault(const args *a, vault **v)
     return rc;
 }
 
-static int set_export_key(vault *v, const char *path)
+/* Stores a minisign public key file as vault configuration (administrators, audited). */
+static int set_key_config(vault *v, const char *path, const char *key, const char *what)
 {
     minisig_pubkey pk;
     char *text = NULL;
     size_t len = 0;
     int rc;
-    if ((rc = vault_require_role(v, VAULT_ROLE_ADMIN, "setting the export key")) != RL_OK)
+    char action[64];
+    snprintf(action, sizeof action, "setting the %s", what);
+    if ((rc = vault_require_role(v, VAULT_ROLE_ADMIN, action)) != RL_OK)
         return rc;
     if ((rc = file_read_all(path, 4096, &text, &len)) != RL_OK)
         return rc;
@@ -229,16 +262,45 @@ static int set_export_key(vault *v, const char *path)
     char detail[200];
     char id[17];
     sodium_bin2hex(id, sizeof id, pk.key_id, 8);
-    snprintf(detail, sizeof detail, "snapshot export key set (key id %s)", id);
+    snprintf(detail, sizeof detail, "%s set (key id %s)", what, id);
     if ((rc = vault_begin(v)) == RL_OK) {
-        if ((rc = vault_config_set(v, "export_pubkey", text)) != RL_OK ||
-            (rc = vault_audit(v, "config.export_key", detail)) != RL_OK)
+        if ((rc = vault_config_set(v, key, text)) != RL_OK ||
+            (rc = vault_audit(v, "config.key", detail)) != RL_OK)
             vault_rollback(v);
         else
             rc = vault_commit(v);
     }
     free(text);
     return rc;
+}
+
+static int set_export_key(vault *v, const char *path)
+{
+    return set_key_config(v, path, "export_pubkey", "snapshot export key");
+}
+
+/* Numeric settings an administrator may change (documented in docs/). */
+static int set_config_value(vault *v, const char *key, const char *value)
+{
+    int rc = vault_require_role(v, VAULT_ROLE_ADMIN, "changing configuration");
+    if (rc != RL_OK)
+        return rc;
+    if (strcmp(key, "payrun.second_approval_pct") != 0)
+        return err_set(RL_EUSAGE, "unknown setting '%s' (payrun.second_approval_pct)", key);
+    char *end = NULL;
+    long n = strtol(value, &end, 10);
+    if (end == value || *end != '\0' || n < 0 || n > 100)
+        return err_set(RL_EDATA, "%s must be a whole percentage 0-100", key);
+    char detail[160];
+    snprintf(detail, sizeof detail, "%s set to %ld", key, n);
+    if ((rc = vault_begin(v)) != RL_OK)
+        return rc;
+    if ((rc = vault_config_set(v, key, value)) != RL_OK ||
+        (rc = vault_audit(v, "config.set", detail)) != RL_OK) {
+        vault_rollback(v);
+        return rc;
+    }
+    return vault_commit(v);
 }
 
 static int cmd_init(const args *a)
@@ -252,10 +314,12 @@ static int cmd_init(const args *a)
     if (rc != RL_OK)
         return rc;
     rc = vault_create(a->vault, a->admin, pass, len);
-    if (rc == RL_OK && a->export_pubkey) {
+    if (rc == RL_OK && (a->export_pubkey || a->rules_pubkey)) {
         rc = vault_open(a->vault, a->admin, pass, len, &v);
-        if (rc == RL_OK)
+        if (rc == RL_OK && a->export_pubkey)
             rc = set_export_key(v, a->export_pubkey);
+        if (rc == RL_OK && a->rules_pubkey)
+            rc = set_key_config(v, a->rules_pubkey, "rules_pubkey", "pay-rules key");
         vault_close(v);
     }
     sodium_free(pass);
@@ -358,6 +422,50 @@ static int cmd_register(const args *a, vault *v)
     return rc;
 }
 
+#ifndef RL_RULES_DIR
+#define RL_RULES_DIR "app/rules"
+#endif
+
+static int cmd_payrun(const args *a, vault *v)
+{
+    const char *sub = a->npos > 1 ? a->pos[1] : "";
+    int rc;
+    if (strcmp(sub, "create") == 0) {
+        if (a->npos != 2 || !a->period || !a->pay_date || !a->policy)
+            return usage("payrun create --period YYYY-MM --pay-date YYYY-MM-DD --policy "
+                         "same-as-last|recalculate [--include-pending] [--rules FILE]");
+        payrun_params p = {.period = a->period,
+                           .pay_date = a->pay_date,
+                           .policy = a->policy,
+                           .include_pending = a->include_pending,
+                           .rules_path = a->rules ? a->rules : RL_RULES_DIR "/payroll.lua"};
+        int64_t id = 0;
+        rc = payrun_create(v, &p, stderr, &id);
+        if (rc == RL_OK)
+            printf("pay run %lld created (review with 'payrun show %lld'; release with "
+                   "'payrun approve %lld' by another approver)\n",
+                   (long long)id, (long long)id, (long long)id);
+        return rc;
+    }
+    if ((strcmp(sub, "show") == 0 || strcmp(sub, "approve") == 0) && a->npos == 3) {
+        char *end = NULL;
+        long long id = strtoll(a->pos[2], &end, 10);
+        if (end == a->pos[2] || *end != '\0' || id <= 0)
+            return usage("a pay run id is a positive number");
+        if (strcmp(sub, "show") == 0)
+            return payrun_show(v, id, a->csv ? 2 : a->json ? 1 : 0, stdout);
+        char status[16];
+        rc = payrun_approve(v, id, status);
+        if (rc == RL_OK)
+            printf("pay run %lld %s\n", id,
+                   strcmp(status, "approved") == 0
+                       ? "approved: released for the payment file"
+                       : "approved once: a second, different approver must also approve");
+        return rc;
+    }
+    return usage("payrun create|show ID|approve ID");
+}
+
 static int cmd_audit(const args *a, vault *v)
 {
     if (a->npos == 2 && strcmp(a->pos[1], "verify") == 0) {
@@ -383,8 +491,8 @@ static int run(int argc, char **argv)
     const char *cmd = a.pos[0];
     if (strcmp(cmd, "init") == 0)
         return cmd_init(&a);
-    static const char *const known[] = {"operator", "config", "snapshot", "status",
-                                        "check",    "register", "employee", "audit"};
+    static const char *const known[] = {"operator", "config",   "snapshot", "status", "check",
+                                        "register", "employee", "audit",    "payrun"};
     int found = 0;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         found |= strcmp(cmd, known[i]) == 0;
@@ -405,6 +513,8 @@ static int run(int argc, char **argv)
         rc = cmd_register(&a, v);
     else if (strcmp(cmd, "audit") == 0)
         rc = cmd_audit(&a, v);
+    else if (strcmp(cmd, "payrun") == 0)
+        rc = cmd_payrun(&a, v);
     else if (strcmp(cmd, "employee") == 0) {
         if (a.npos != 3 || strcmp(a.pos[1], "show") != 0)
             rc = usage("employee show PNR [--json] [--reveal]");
@@ -412,10 +522,14 @@ static int run(int argc, char **argv)
             rc = registry_employee_show(v, a.pos[2], a.json, a.reveal, stdout);
     }
     else if (strcmp(cmd, "config") == 0) {
-        if (a.npos < 3 || strcmp(a.pos[1], "set-export-key") != 0)
-            rc = usage("config set-export-key FILE");
-        else
+        if (a.npos == 3 && strcmp(a.pos[1], "set-export-key") == 0)
             rc = set_export_key(v, a.pos[2]);
+        else if (a.npos == 3 && strcmp(a.pos[1], "set-rules-key") == 0)
+            rc = set_key_config(v, a.pos[2], "rules_pubkey", "pay-rules key");
+        else if (a.npos == 4 && strcmp(a.pos[1], "set") == 0)
+            rc = set_config_value(v, a.pos[2], a.pos[3]);
+        else
+            rc = usage("config set-export-key FILE | set-rules-key FILE | set KEY VALUE");
     } else if (strcmp(cmd, "snapshot") == 0)
         rc = cmd_snapshot(&a, v);
     else if (strcmp(cmd, "status") == 0)

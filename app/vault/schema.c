@@ -57,7 +57,25 @@ static const char schema_sql[] =
     "CREATE INDEX registrations_pnr ON registrations(pnr);"
     "CREATE INDEX registrations_employment ON registrations(employment_id, type);"
     "CREATE INDEX registrations_hash ON registrations(content_hash);"
-    "CREATE INDEX registrations_corrects ON registrations(corrects);";
+    "CREATE INDEX registrations_corrects ON registrations(corrects);"
+    /* Emergency pay runs: created, then released by one or two approvers other than the
+     * creator. Results are per employment; lines are kept as the rules returned them. */
+    "CREATE TABLE payruns("
+    "  id INTEGER PRIMARY KEY, period TEXT NOT NULL, pay_date TEXT NOT NULL,"
+    "  policy TEXT NOT NULL, status TEXT NOT NULL"
+    "  CHECK (status IN ('created','approved1','approved')),"
+    "  created_by TEXT NOT NULL, created_at TEXT NOT NULL, rules_sha256 TEXT NOT NULL,"
+    "  employments INTEGER NOT NULL, paid INTEGER NOT NULL, gross_ore INTEGER NOT NULL,"
+    "  tax_ore INTEGER NOT NULL, deductions_ore INTEGER NOT NULL, net_ore INTEGER NOT NULL,"
+    "  last_net_ore INTEGER NOT NULL, pending_ignored INTEGER NOT NULL,"
+    "  second_needed INTEGER NOT NULL, approved_by TEXT, approved_at TEXT,"
+    "  approved2_by TEXT, approved2_at TEXT);"
+    "CREATE TABLE payrun_results("
+    "  payrun_id INTEGER NOT NULL, employment_id TEXT NOT NULL, pnr TEXT NOT NULL,"
+    "  gross_ore INTEGER NOT NULL, tax_ore INTEGER NOT NULL, deductions_ore INTEGER NOT NULL,"
+    "  net_ore INTEGER NOT NULL, last_net_ore INTEGER NOT NULL, lines TEXT NOT NULL,"
+    "  notes TEXT NOT NULL, warnings TEXT NOT NULL,"
+    "  PRIMARY KEY (payrun_id, employment_id)) WITHOUT ROWID;";
 
 int schema_apply(sqlite3 *db)
 {

@@ -1,6 +1,6 @@
 # Shared helpers for end-to-end tests. Each test gets a fresh scratch directory $T.
 T=$(mktemp -d "${TMPDIR:-/tmp}/rl-e2e.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
