@@ -388,13 +388,32 @@ static int lost(usbtoken *t, uint8_t cmd, unsigned attempts, const char *problem
                    t->serial, cmd_name(cmd), attempts, attempts == 1 ? "" : "s", problem);
 }
 
+/* Why a received transfer is not a usable frame, for the message. */
+static void frame_problem(const uint8_t *f, size_t n, char *out, size_t cap)
+{
+    if (n > PROTO_OFF_VERSION && f[0] == PROTO_MAGIC0 && f[1] == PROTO_MAGIC1 &&
+        f[2] == PROTO_MAGIC2 && f[3] == PROTO_MAGIC3 && f[PROTO_OFF_VERSION] != PROTO_VERSION)
+        snprintf(out, cap, "the token speaks protocol version %u, this appliance %u: use "
+                           "matching versions",
+                 f[PROTO_OFF_VERSION], PROTO_VERSION);
+    else
+        snprintf(out, cap, "answer damaged in transfer (bad CRC, magic or length)");
+}
+
 /* Sends one request frame with sequence number seq and waits for its answer, sending the
  * identical frame again when no answer comes in time, when the answer arrives damaged, or
  * when the token reports that our frame arrived damaged. This is safe for every command:
  * the token executes a sequence number once and answers a repeat from its cache
  * (firmware/README.md, "Sessions, sequence numbers, retransmission"). Answers to earlier
- * requests (duplicates of resends) are skipped by their sequence number. On 0 the answer's
- * status and payload are in t->rsp_*. Transport failure: RL_EIO and the session is lost. */
+ * requests (duplicates of resends) are skipped by their sequence number.
+ *
+ * The token reads no request while an answer of its own is unread, so a resend can find the
+ * OUT endpoint refusing it when the previous answer was merely late. After an OUT timeout
+ * the loop therefore listens briefly before trying again: that reads the late answer (ours
+ * if its sequence number matches) and lets the token take requests again.
+ *
+ * On 0 the answer's status and payload are in t->rsp_*. Transport failure: RL_EIO and the
+ * session is lost. */
 static int exchange(usbtoken *t, uint8_t cmd, uint32_t seq, const uint8_t *p, uint32_t len,
                     unsigned answer_timeout_ms)
 {
@@ -403,6 +422,7 @@ static int exchange(usbtoken *t, uint8_t cmd, uint32_t seq, const uint8_t *p, ui
     unsigned attempt;
     for (attempt = 0; attempt <= t->cfg.retries; attempt++) {
         size_t n = 0;
+        bool sent = true; /* false: only listening for a late answer */
         if (attempt > 0) {
             t->stats.resends++;
             t->dirty = true; /* duplicate answers may follow this request's */
@@ -421,25 +441,29 @@ static int exchange(usbtoken *t, uint8_t cmd, uint32_t seq, const uint8_t *p, ui
                 size_t z;
                 (void)bulk(t, t->ep_out, t->tx, 0, t->cfg.timeout_ms, &z);
             }
-            continue;
-        }
-        if (rc == LIBUSB_ERROR_PIPE) {
+            sent = false;
+        } else if (rc == LIBUSB_ERROR_PIPE) {
             libusb_clear_halt(t->h, t->ep_out);
             snprintf(problem, sizeof problem, "the OUT endpoint stalled");
             continue;
-        }
-        if (rc != 0) {
+        } else if (rc != 0) {
             snprintf(problem, sizeof problem, "sending failed: %s", libusb_error_name(rc));
             continue;
+        } else {
+            t->stats.bytes_out += flen;
         }
-        t->stats.bytes_out += flen;
         for (int stale = 0; stale <= MAX_STALE; stale++) {
-            rc = bulk(t, t->ep_in, t->rx, sizeof t->rx, answer_timeout_ms, &n);
+            /* A late answer is already queued if there is one: listening needs no long wait. */
+            rc = bulk(t, t->ep_in, t->rx, sizeof t->rx, sent ? answer_timeout_ms : DRAIN_TIMEOUT_MS,
+                      &n);
             if (rc == LIBUSB_ERROR_NO_DEVICE)
                 return lost(t, cmd, attempt + 1, "the token was unplugged");
             if (rc == LIBUSB_ERROR_TIMEOUT) {
-                t->stats.timeouts++;
-                snprintf(problem, sizeof problem, "no answer within %u ms", answer_timeout_ms);
+                if (sent) {
+                    t->stats.timeouts++;
+                    snprintf(problem, sizeof problem, "no answer within %u ms",
+                             answer_timeout_ms);
+                }
                 break;
             }
             if (rc == LIBUSB_ERROR_PIPE) {
@@ -454,8 +478,7 @@ static int exchange(usbtoken *t, uint8_t cmd, uint32_t seq, const uint8_t *p, ui
             t->stats.bytes_in += n;
             if (!frame_ok(t->rx, n)) {
                 t->stats.bad_frames++;
-                snprintf(problem, sizeof problem, "answer damaged in transfer (bad CRC, "
-                                                  "magic, version or length)");
+                frame_problem(t->rx, n, problem, sizeof problem);
                 break;
             }
             uint32_t rseq = proto_load32(t->rx + PROTO_OFF_SEQ);
@@ -918,18 +941,23 @@ void usbtoken_get_stats(const usbtoken *t, usbtoken_stats *out)
 
 /* ---- reading ---------------------------------------------------------------------------- */
 
-/* File names as the token accepts them; checked here too so a bad name is reported before
- * anything is sent. */
-static int name_check(const char *name, size_t *len)
+/* File names as the token accepts them: 1..63 bytes of [A-Za-z0-9._-], not starting '.'. */
+static bool name_ok(const char *name, size_t n)
 {
-    size_t n = name != NULL ? strlen(name) : 0;
     bool ok = n >= 1 && n <= PROTO_NAME_MAX && name[0] != '.';
     for (size_t i = 0; ok && i < n; i++) {
         char c = name[i];
         ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
              c == '.' || c == '_' || c == '-';
     }
-    if (!ok)
+    return ok;
+}
+
+/* Checked here too so that a bad name is reported before anything is sent. */
+static int name_check(const char *name, size_t *len)
+{
+    size_t n = name != NULL ? strlen(name) : 0;
+    if (!name_ok(name, n))
         return err_set(RL_EDATA, "token: file name \"%.80s\" cannot be used on the token: 1-%u "
                                  "characters of A-Z a-z 0-9 . _ -, not starting with '.'",
                        name != NULL ? name : "", PROTO_NAME_MAX);
@@ -968,13 +996,15 @@ int usbtoken_list(usbtoken *t, usbtoken_entry *files, size_t cap, size_t *n, uin
         return bad_answer(t, PROTO_CMD_LIST, "length does not match the file count");
     for (unsigned i = 0; i < nf; i++) {
         const uint8_t *e = p + PROTO_LIST_HDR + i * PROTO_LIST_ENTRY;
-        if (memchr(e + PROTO_LE_NAME, 0, PROTO_NAME_MAX + 1) == NULL)
-            return bad_answer(t, PROTO_CMD_LIST, "name not terminated");
+        const uint8_t *name = e + PROTO_LE_NAME;
+        const uint8_t *nul = memchr(name, 0, PROTO_NAME_MAX + 1);
+        if (nul == NULL || !name_ok((const char *)name, (size_t)(nul - name)))
+            return bad_answer(t, PROTO_CMD_LIST, "file name");
         if (i >= cap)
             continue;
         usbtoken_entry *f = &files[i];
         memset(f, 0, sizeof *f);
-        copy_field(f->name, e + PROTO_LE_NAME, PROTO_NAME_MAX);
+        memcpy(f->name, name, (size_t)(nul - name));
         f->size = proto_load32(e + PROTO_LE_SIZE);
         f->counter = proto_load64(e + PROTO_LE_COUNTER);
         f->flags = proto_load32(e + PROTO_LE_FLAGS);
@@ -1004,6 +1034,10 @@ int usbtoken_stat(usbtoken *t, const char *name, usbtoken_filestat *out)
     uint32_t tl = proto_load16(p + PROTO_STAT_TC_LEN);
     if (tl > PROTO_TC_MAX || t->rsp_len != PROTO_STAT_TC + tl)
         return bad_answer(t, PROTO_CMD_STAT, "trusted comment length");
+    /* One line of text, as signed: it goes into .minisig files and onto terminals. */
+    for (uint32_t i = 0; i < tl; i++)
+        if (p[PROTO_STAT_TC + i] < 0x20 || p[PROTO_STAT_TC + i] == 0x7F)
+            return bad_answer(t, PROTO_CMD_STAT, "control character in the trusted comment");
     memcpy(out->name, name, nl);
     out->size = proto_load32(p + PROTO_STAT_SIZE);
     out->counter = proto_load64(p + PROTO_STAT_COUNTER);

@@ -149,9 +149,10 @@ typedef struct {
 void usbtoken_config_default(usbtoken_config *cfg);
 
 /* Lists the serial numbers of every device present with cfg's VID:PID (allowlisted or not),
- * without claiming or talking to any: for `reservlon token info` when the token is not on
- * the allowlist, and for the key ceremony. Writes at most cap serials; *n gets the number
- * found. Returns 0 or RL_EIO (libusb cannot start). */
+ * reading only their USB serial strings (no claim, no frame): for `reservlon token info`
+ * when the token is not on the allowlist, and for the key ceremony. Writes at most cap
+ * serials ("?" for one that cannot be read); *n gets the number found. Returns 0 or RL_EIO
+ * (libusb cannot start). */
 int usbtoken_scan(const usbtoken_config *cfg, char serials[][PROTO_SERIAL_LEN + 1], size_t cap,
                   size_t *n) __attribute__((warn_unused_result));
 

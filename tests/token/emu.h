@@ -10,7 +10,10 @@
  * Bulk OUT transfers are cut into wMaxPacketSize packets (plus a zero-length packet when
  * libusb asks for one) and handed to the HAL's OUT queue; the core is polled until it is
  * idle; complete IN transfers (packets up to a short one) are handed to pending IN URBs.
- * The HAL's clock follows real time, so the token's 60 s upload timeout holds.
+ * Like a real token, the device takes no new OUT transfer while an answer is unread (the
+ * core reads no request while its answer is pending; hardware NAKs): a host that resends
+ * without reading must not deadlock. The HAL's clock follows real time, so the token's
+ * 60 s upload timeout holds.
  *
  * Faults a test can inject, at the USB level (the flash level is the host HAL's own API,
  * reached with emu_hal under emu_lock):
@@ -19,7 +22,14 @@
  *  - unplug: every transfer fails with "no device", the device leaves sysfs;
  *  - replug: power cycle (RAM state lost, flash kept) and enumerate again;
  *  - damage: flip a bit in the next n IN or OUT transfers (CRC errors);
- *  - loss: swallow the next n IN transfers (answers lost on the way).
+ *  - loss: swallow the next n IN transfers (answers lost on the way);
+ *  - slowness: hold the next n answers back for some milliseconds;
+ *  - forgery: change a byte in the next answer to a given command and fix its CRC, as a
+ *    faulty or dishonest token would (the transport cannot see it; the appliance's own
+ *    checks must).
+ * A flash fault that cuts the token's power (hal_host_flash_fault, HAL_HOST_FAULT_CUT or
+ * _CUT_AFTER) takes the device off the bus as soon as it fires, as an unpowered token does:
+ * the host sees a disconnect. emu_replug brings it back (power on, flash as it was left).
  *
  * The ioctl handler runs on umockdev's worker thread; every function here takes the
  * device's lock, so tests call them freely from the test thread. Test code only. */
@@ -37,6 +47,8 @@ typedef struct emu_dev emu_dev;
 typedef struct {
     uint16_t vid, pid;       /* default 1209:0001 (USBTOKEN_VID/PID) */
     const char *serial;      /* default "RLTEST0001"; at most 16 characters */
+    const char *usb_serial;  /* the USB descriptor's serial, if not `serial` (a token whose
+                                descriptor and firmware disagree); NULL: the same */
     uint32_t max_packet;     /* 64 (full speed, default) or 512 (high speed) */
     uint32_t block_count;    /* flash size in 4 KiB blocks; default 64 (256 KiB) */
     uint32_t page_size;      /* default 256 */
@@ -82,6 +94,12 @@ void emu_damage_in(emu_dev *d, uint32_t n);
 void emu_damage_out(emu_dev *d, uint32_t n);
 /* Swallows the next n IN transfers (the token sent them; they never arrive). */
 void emu_lose_in(emu_dev *d, uint32_t n);
+/* Holds the answers to the next n delivered requests back for ms milliseconds each (a slow
+ * token, or a commit that takes long). */
+void emu_delay_answers(emu_dev *d, uint32_t n, uint32_t ms);
+/* In the next answer frame to command cmd (PROTO_CMD_*), flips the low bit of payload byte
+ * off and recomputes the CRC. */
+void emu_forge_answer(emu_dev *d, uint8_t cmd, uint32_t off);
 
 /* USB traffic so far. */
 void emu_get_stats(emu_dev *d, emu_stats *out);
