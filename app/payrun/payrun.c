@@ -391,7 +391,7 @@ static void today_iso(char out[11])
 {
     time_t t = time(NULL);
     struct tm tm;
-    gmtime_r(&t, &tm);
+    localtime_r(&t, &tm); /* the workstation's calendar day */
     strftime(out, 11, "%Y-%m-%d", &tm);
 }
 

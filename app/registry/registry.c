@@ -160,7 +160,7 @@ static uint32_t today_int(char iso[11])
 {
     time_t now = time(NULL);
     struct tm tm;
-    gmtime_r(&now, &tm);
+    localtime_r(&now, &tm); /* the workstation's calendar day (Swedish time), not UTC's */
     if (iso)
         strftime(iso, 11, "%Y-%m-%d", &tm);
     return (uint32_t)((tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday);
@@ -302,6 +302,7 @@ static void parse_doc(reporter *rp, const char *type, const reg_field *fields, s
                type);
         return;
     }
+    bool seen[MAXF] = {false};
     for (size_t i = 0; i < n; i++) {
         int k = idx_of(d->t, fields[i].name);
         if (k < 0) {
@@ -309,10 +310,12 @@ static void parse_doc(reporter *rp, const char *type, const reg_field *fields, s
                    "docs/registrations.md)", type);
             continue;
         }
-        if (d->has[k]) {
+        if (seen[k]) {
+            /* Also when the first value was empty or bad: never silently take the second. */
             report(rp, fields[i].name, "is given twice");
             continue;
         }
+        seen[k] = true;
         if (fields[i].value[0] == '\0')
             continue; /* empty means absent, as in CSV */
         d->given[k] = true;
@@ -368,7 +371,8 @@ static void parse_doc(reporter *rp, const char *type, const reg_field *fields, s
         check_tax(rp, d, true);
         check_account(rp, d, false);
     } else if (strcmp(t, "salary_change") == 0) {
-        if ((get(d, "monthly_salary_ore") != NULL) == (get(d, "hourly_rate_ore") != NULL))
+        if (d->given[idx_of(d->t, "monthly_salary_ore")] ==
+            d->given[idx_of(d->t, "hourly_rate_ore")])
             report(rp, "monthly_salary_ore",
                    "give exactly one of monthly_salary_ore or hourly_rate_ore (greater than 0)");
     } else if (strcmp(t, "tax_change") == 0) {
@@ -391,7 +395,16 @@ typedef struct {
 
 static int sqlerr(ctx *c, int src) { return vault_sql_error(c->v, src, "registering"); }
 
-/* Employment facts from the snapshot or from a live (not rejected) hire document. */
+/* The state checks compare a document with live documents (not rejected) that no live
+ * correction replaces: a correction takes the place of what it corrects, so correcting a
+ * correction, or moving a leave or a last day with a correction, is not refused because of
+ * the document being replaced. */
+#define NOT_REPLACED                                                                           \
+    " AND NOT EXISTS (SELECT 1 FROM registrations c WHERE c.corrects = registrations.uuid"    \
+    " AND c.status != 'rejected')"
+
+/* Employment facts from the snapshot or from a live hire document (other than exclude, the
+ * hire a correction replaces). */
 typedef struct {
     bool found;
     char pnr[13];
@@ -400,7 +413,7 @@ typedef struct {
     char pay_type[8];
 } employment;
 
-static int find_employment(ctx *c, const char *id, employment *e)
+static int find_employment(ctx *c, const char *id, const char *exclude, employment *e)
 {
     sqlite3_stmt *st = NULL;
     memset(e, 0, sizeof *e);
@@ -410,11 +423,12 @@ static int find_employment(ctx *c, const char *id, employment *e)
         " WHERE employment_id = ?1 UNION ALL"
         " SELECT pnr, effective_date, coalesce(end_date, ''), json_extract(fields, '$.pay_type')"
         " FROM registrations WHERE type = 'hire' AND employment_id = ?1"
-        " AND status != 'rejected' LIMIT 1",
+        " AND status != 'rejected' AND uuid != ?2" NOT_REPLACED " LIMIT 1",
         -1, &st, NULL);
     if (src != SQLITE_OK)
         return sqlerr(c, src);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, exclude, -1, SQLITE_STATIC);
     src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
         e->found = true;
@@ -451,14 +465,14 @@ static int find_live(ctx *c, const char *sql, const char *a, const char *b, cons
     return (src == SQLITE_ROW || src == SQLITE_DONE) ? RL_OK : sqlerr(c, src);
 }
 
-static int person_known(ctx *c, const char *pnr, bool *known)
+static int person_known(ctx *c, const char *pnr, const char *exclude, bool *known)
 {
     char u[37];
     int rc = find_live(c,
                        "SELECT pnr FROM employees WHERE pnr = ?1 UNION ALL SELECT uuid FROM"
                        " registrations WHERE type = 'hire' AND pnr = ?1 AND status != 'rejected'"
-                       " LIMIT 1",
-                       pnr, NULL, NULL, u, NULL, 0);
+                       " AND uuid != ?2" NOT_REPLACED " LIMIT 1",
+                       pnr, exclude, NULL, u, NULL, 0);
     *known = u[0] != '\0';
     return rc;
 }
@@ -488,6 +502,23 @@ static int check_state(ctx *c, doc *d, const char *content_hash)
                 return rc;
             if (u[0])
                 report(rp, "corrects", "already corrected by registration %s", u);
+            /* A correction fixes a document; it cannot move it to another employment or
+             * person (that is a new document, and the old one is rejected). */
+            char same[8] = "";
+            const char *key = strcmp(t, "hire") == 0 || strcmp(t, "bank_change") == 0
+                                  ? d->pnr
+                                  : d->employment_id;
+            if ((rc = find_live(c,
+                                "SELECT uuid, CASE WHEN ?2 IN (pnr, coalesce(employment_id, ''))"
+                                " THEN 'same' ELSE 'other' END FROM registrations WHERE uuid = ?1",
+                                d->corrects, key, NULL, u, same, sizeof same)) != RL_OK)
+                return rc;
+            if (u[0] && strcmp(same, "same") != 0)
+                report(rp, strcmp(t, "hire") == 0 || strcmp(t, "bank_change") == 0
+                               ? "personnummer"
+                               : "employment_id",
+                       "differs from the document it corrects; register a new document and "
+                       "reject the old one instead");
         }
     }
     if ((rc = find_live(c, "SELECT uuid FROM registrations WHERE content_hash = ?1 AND status"
@@ -500,7 +531,7 @@ static int check_state(ctx *c, doc *d, const char *content_hash)
     if (strcmp(t, "hire") == 0) {
         employment e;
         if (d->employment_id[0]) {
-            if ((rc = find_employment(c, d->employment_id, &e)) != RL_OK)
+            if ((rc = find_employment(c, d->employment_id, corr, &e)) != RL_OK)
                 return rc;
             if (e.found)
                 report(rp, "employment_id", "already exists");
@@ -514,7 +545,7 @@ static int check_state(ctx *c, doc *d, const char *content_hash)
                 report(rp, "org_unit_id", "no such organisation unit in the snapshot");
         }
         bool known = false;
-        if (d->pnr[0] && (rc = person_known(c, d->pnr, &known)) != RL_OK)
+        if (d->pnr[0] && (rc = person_known(c, d->pnr, corr, &known)) != RL_OK)
             return rc;
         if (d->pnr[0] && !known && (!get(d, "given_name") || !get(d, "family_name")))
             report(rp, get(d, "given_name") ? "family_name" : "given_name",
@@ -523,7 +554,7 @@ static int check_state(ctx *c, doc *d, const char *content_hash)
     }
     if (strcmp(t, "bank_change") == 0) {
         bool known = false;
-        if (d->pnr[0] && (rc = person_known(c, d->pnr, &known)) != RL_OK)
+        if (d->pnr[0] && (rc = person_known(c, d->pnr, corr, &known)) != RL_OK)
             return rc;
         if (d->pnr[0] && !known)
             report(rp, "personnummer", "no such person in the snapshot or in registered hires");
@@ -533,7 +564,7 @@ static int check_state(ctx *c, doc *d, const char *content_hash)
     employment e;
     if (!d->employment_id[0])
         return RL_OK;
-    if ((rc = find_employment(c, d->employment_id, &e)) != RL_OK)
+    if ((rc = find_employment(c, d->employment_id, corr, &e)) != RL_OK)
         return rc;
     if (!e.found) {
         report(rp, "employment_id", "no such employment in the snapshot or in registered hires");
@@ -543,13 +574,15 @@ static int check_state(ctx *c, doc *d, const char *content_hash)
     const char *eff_field = d->t->effective ? d->t->effective : "period";
     if (d->t->effective && d->effective[0] && strcmp(d->effective, e.start) < 0)
         report(rp, eff_field, "is before the employment starts (%s)", e.start);
-    if (e.end[0] && d->t->effective && d->effective[0] && strcmp(d->effective, e.end) > 0 &&
-        strcmp(t, "termination") != 0)
+    /* A termination too: a last day after the employment has ended would extend it. */
+    if (e.end[0] && d->t->effective && d->effective[0] && strcmp(d->effective, e.end) > 0)
         report(rp, eff_field, "is after the employment ends (%s)", e.end);
+    else if (e.end[0] && d->end[0] && strcmp(d->end, e.end) > 0) /* a leave's end, too */
+        report(rp, d->t->end, "is after the employment ends (%s)", e.end);
     if (strcmp(t, "termination") == 0) {
         if ((rc = find_live(c, "SELECT uuid, effective_date FROM registrations WHERE type ="
                                " 'termination' AND employment_id = ?1 AND status != 'rejected'"
-                               " AND uuid != ?2",
+                               " AND uuid != ?2" NOT_REPLACED,
                             d->employment_id, corr, NULL, u, extra, sizeof extra)) != RL_OK)
             return rc;
         if (u[0])
@@ -558,13 +591,13 @@ static int check_state(ctx *c, doc *d, const char *content_hash)
     } else {
         if ((rc = find_live(c, "SELECT uuid, effective_date FROM registrations WHERE type ="
                                " 'termination' AND employment_id = ?1 AND status != 'rejected'"
-                               " AND uuid != ?2 AND effective_date < ?3",
-                            d->employment_id, corr, d->effective, u, extra,
+                               " AND uuid != ?2 AND effective_date < ?3" NOT_REPLACED,
+                            d->employment_id, corr, d->end[0] ? d->end : d->effective, u, extra,
                             sizeof extra)) != RL_OK)
             return rc;
         if (u[0] && d->t->effective)
-            report(rp, eff_field, "is after the employment's last day %s (registration %s)",
-                   extra, u);
+            report(rp, strcmp(extra, d->effective) < 0 ? eff_field : d->t->end,
+                   "is after the employment's last day %s (registration %s)", extra, u);
     }
     if (strcmp(t, "salary_change") == 0 && e.pay_type[0]) {
         bool monthly = strcmp(e.pay_type, "monthly") == 0;
@@ -581,7 +614,7 @@ static int check_state(ctx *c, doc *d, const char *content_hash)
                                      "SELECT uuid, effective_date, end_date FROM registrations"
                                      " WHERE type = 'leave' AND employment_id = ?1 AND status !="
                                      " 'rejected' AND uuid != ?2 AND effective_date <= ?4 AND"
-                                     " end_date >= ?3 LIMIT 1",
+                                     " end_date >= ?3" NOT_REPLACED " LIMIT 1",
                                      -1, &st, NULL);
         if (src != SQLITE_OK)
             return sqlerr(c, src);
@@ -664,13 +697,8 @@ static int insert_doc(ctx *c, doc *d, char uuid[37])
     char *json = NULL;
     sqlite3_stmt *st = NULL;
     new_uuid(uuid);
-    if (strcmp(d->t->type, "hire") == 0 && !d->employment_id[0]) {
-        /* A hire without an id gets one the main system can map back: "R-" + 12 hex. */
-        snprintf(d->employment_id, sizeof d->employment_id, "R-%.8s%.4s", uuid, uuid + 9);
-        int k = idx_of(d->t, "employment_id");
-        d->has[k] = true;
-        snprintf(d->val[k], VAL_MAX, "%s", d->employment_id);
-    }
+    /* The content hash covers the document as entered: an employment id generated below
+     * (random) must not make a repeated hire look new. */
     json = canonical_json(d);
     if (json == NULL)
         return err_set(RL_ENOMEM, "out of memory");
@@ -682,6 +710,16 @@ static int insert_doc(ctx *c, doc *d, char uuid[37])
     crypto_generichash_update(&hs, (const uint8_t *)json, strlen(json));
     crypto_generichash_final(&hs, h, sizeof h);
     sodium_bin2hex(hhex, sizeof hhex, h, sizeof h);
+    if (strcmp(d->t->type, "hire") == 0 && !d->employment_id[0]) {
+        /* A hire without an id gets one the main system can map back: "R-" + 12 hex. */
+        snprintf(d->employment_id, sizeof d->employment_id, "R-%.8s%.4s", uuid, uuid + 9);
+        int k = idx_of(d->t, "employment_id");
+        d->has[k] = true;
+        snprintf(d->val[k], VAL_MAX, "%s", d->employment_id);
+        free(json);
+        if ((json = canonical_json(d)) == NULL)
+            return err_set(RL_ENOMEM, "out of memory");
+    }
     size_t before = c->rp->errors;
     if ((rc = check_state(c, d, hhex)) != RL_OK)
         goto cleanup;
@@ -1080,8 +1118,9 @@ int registry_list(vault *v, const char *status, const char *pnr_text, int json, 
         "SELECT r.seq, r.uuid, r.type, r.status, r.pnr, coalesce(r.employment_id, ''),"
         " r.effective_date, r.author, r.recorded_at, coalesce(r.decided_by, ''),"
         " coalesce(r.corrects, ''), r.fields,"
-        " coalesce((SELECT protected FROM employees e WHERE e.pnr = r.pnr),"
-        "          json_extract(r.fields, '$.protected_identity'), 0)"
+        " max(coalesce((SELECT protected FROM employees e WHERE e.pnr = r.pnr), 0),"
+        "     coalesce((SELECT max(json_extract(h.fields, '$.protected_identity'))"
+        "               FROM registrations h WHERE h.type = 'hire' AND h.pnr = r.pnr), 0))"
         " FROM registrations r WHERE (?1 IS NULL OR r.status = ?1) AND (?2 IS NULL OR r.pnr = ?2)"
         " ORDER BY r.seq",
         -1, &st, NULL);
@@ -1258,13 +1297,28 @@ int registry_employee_show(vault *v, const char *pnr_text, int json, int reveal,
         return vault_sql_error(v, src, "showing the employee");
     }
     char given[128], family[128], clr[8], acc[24], iban[40], source[64];
-    snprintf(given, sizeof given, "%s", (const char *)sqlite3_column_text(st, 0));
-    snprintf(family, sizeof family, "%s", (const char *)sqlite3_column_text(st, 1));
+    /* A hire of a person already known (from another hire) carries no names. */
+    const char *g = (const char *)sqlite3_column_text(st, 0);
+    const char *fam = (const char *)sqlite3_column_text(st, 1);
+    snprintf(given, sizeof given, "%s", g ? g : "");
+    snprintf(family, sizeof family, "%s", fam ? fam : "");
     int prot = sqlite3_column_int(st, 2);
     snprintf(clr, sizeof clr, "%s", (const char *)sqlite3_column_text(st, 3));
     snprintf(acc, sizeof acc, "%s", (const char *)sqlite3_column_text(st, 4));
     snprintf(iban, sizeof iban, "%s", (const char *)sqlite3_column_text(st, 5));
     snprintf(source, sizeof source, "%s", (const char *)sqlite3_column_text(st, 6));
+    sqlite3_finalize(st);
+    st = NULL;
+    /* Protected if the snapshot or any hire of the person says so (a hire may add it). */
+    src = sqlite3_prepare_v2(db,
+                             "SELECT max(json_extract(fields, '$.protected_identity')) FROM"
+                             " registrations WHERE type = 'hire' AND pnr = ?1",
+                             -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return vault_sql_error(v, src, "showing the employee");
+    sqlite3_bind_text(st, 1, p.digits, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > prot)
+        prot = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
     st = NULL;
     bool masked = prot > 0 && !reveal;
@@ -1304,6 +1358,12 @@ int registry_employee_show(vault *v, const char *pnr_text, int json, int reveal,
     st = NULL;
     char shown_pnr[16];
     pnr_format(p.digits, false, shown_pnr);
+    if (masked && (clr[0] || iban[0])) {
+        /* An account can locate a protected person too: show only that there is one. */
+        snprintf(clr, sizeof clr, "%s", "");
+        snprintf(acc, sizeof acc, "%s", "");
+        snprintf(iban, sizeof iban, "%s", "present (masked: protected identity)");
+    }
     if (json) {
         fprintf(out, "{\"personnummer\":\"%s\",\"kind\":\"%s\",\"protected_identity\":%d,",
                 shown_pnr, p.kind == IDENT_SAMORDNINGSNUMMER ? "samordningsnummer" : "personnummer",

@@ -81,6 +81,19 @@ corr=$(grep -o '[0-9a-f-]\{36\}' "$T/out")
 run 1 "$BIN" --vault "$V" register termination --corrects "$term" --employment-id "$emp" --last-day 2026-12-20 --reason resignation "${R[@]}"
 expect_grep "already corrected by registration $corr" "$T/err"
 run 0 "$BIN" --vault "$V" register approve "$corr" "${A1[@]}"
+# A correction cannot move a document to another employment; a termination cannot extend
+# an employment that has already ended.
+other=$(awk -F, -v e="$emp" 'NR>1 && $5=="" && $1!=e {print $1; exit}' "$T/snap/employments.csv")
+run 1 "$BIN" --vault "$V" register one_off --corrects "$(grep -o '[0-9a-f-]\{36\}' <<<"$term")" \
+  --employment-id "$other" --amount-ore 100 --pay-code X --reason moved "${R[@]}"
+run 1 "$BIN" --vault "$V" register leave --corrects "$own" --employment-id "$other" \
+  --from-date 2026-12-10 --to-date 2026-12-12 "${R[@]}"
+expect_grep "field employment_id: differs from the document it corrects" "$T/err"
+ended=$(awk -F, 'NR>1 && $5!="" && $5<"2026-11-01" {print $1; exit}' "$T/snap/employments.csv")
+if [ -n "$ended" ]; then
+  run 1 "$BIN" --vault "$V" register termination --employment-id "$ended" --last-day 2030-01-01 --reason other "${R[@]}"
+  expect_grep "field last_day: is after the employment ends" "$T/err"
+fi
 pnr_emp=$(awk -F, -v e="$emp" '$1==e {print $2}' "$T/snap/employments.csv")
 run 0 "$BIN" --vault "$V" employee show "$pnr_emp" "${R[@]}"
 expect_grep "from $start to 2026-12-15" "$T/out"
