@@ -19,6 +19,7 @@
 
 #include "common/err.h"
 #include "common/fileio.h"
+#include "payrun/payrun.h"
 #include "registry/registry.h"
 #include "sig/minisig.h"
 #include "snapshot/snapshot.h"
@@ -40,6 +41,8 @@ typedef struct {
 } sample;
 
 static const char *snapshot_dir;
+static char rules_key_text[1024];
+static char rules_path[600];
 static const char *batch_path;
 static char scratch[256];
 static minisig_pubkey export_pk;
@@ -79,7 +82,9 @@ static vault *fresh_vault(int plain, int with_snapshot)
         vault_open(dir, "bench", PASS, strlen(PASS), &v) != RL_OK ||
         vault_operator_add(v, "bench-reg", VAULT_ROLE_REGISTRAR, PASS, strlen(PASS)) != RL_OK ||
         (with_snapshot &&
-         snapshot_import(v, snapshot_dir, &export_pk, 0, stderr, NULL, NULL) != RL_OK)) {
+         snapshot_import(v, snapshot_dir, &export_pk, 0, stderr, NULL, NULL) != RL_OK) ||
+        vault_begin(v) != RL_OK || vault_config_set(v, "rules_pubkey", rules_key_text) != RL_OK ||
+        vault_commit(v) != RL_OK) {
         fprintf(stderr, "bench: %s\n", err_msg());
         vault_close(v);
         return NULL;
@@ -167,6 +172,43 @@ static sample wl_register(int plain)
     qsort(lat, SINGLE_REGS, sizeof lat[0], cmp_double);
     return (sample){total, lat[SINGLE_REGS / 2], lat[SINGLE_REGS * 99 / 100]};
 }
+
+/* A pay run over every employment with the shipped, signed rules. */
+static sample run_payrun(int plain, const char *policy)
+{
+    vault *v = fresh_vault(plain, 1);
+    if (v == NULL)
+        return failed;
+    char period[24] = "2026-11", pay_date[11];
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(vault_db(v), "SELECT last_period FROM snapshot", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        int y = atoi((const char *)sqlite3_column_text(st, 0));
+        int m = atoi((const char *)sqlite3_column_text(st, 0) + 5);
+        snprintf(period, sizeof period, "%04d-%02d", y + (m == 12), m % 12 + 1);
+    }
+    sqlite3_finalize(st);
+    time_t t = time(NULL) + 86400;
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(pay_date, sizeof pay_date, "%Y-%m-%d", &tm);
+    payrun_params p = {.period = period, .pay_date = pay_date, .policy = policy,
+                       .rules_path = rules_path};
+    int64_t id = 0;
+    double t0 = now();
+    int rc = payrun_create(v, &p, NULL, &id);
+    double t1 = now();
+    vault_close(v);
+    if (rc != RL_OK) {
+        fprintf(stderr, "bench: pay run: %s\n", err_msg());
+        return failed;
+    }
+    return (sample){t1 - t0, 0, 0};
+}
+
+static sample wl_payrun_same(int plain) { return run_payrun(plain, "same-as-last"); }
+static sample wl_payrun_recalc(int plain) { return run_payrun(plain, "recalculate"); }
 
 static sample wl_batch(int plain)
 {
@@ -295,6 +337,17 @@ int main(int argc, char **argv)
     char key_path[512];
     const char *top = getenv("TOP");
     snprintf(key_path, sizeof key_path, "%s/keys/test/export-TEST.pub", top ? top : ".");
+    char *kt = NULL;
+    size_t kl = 0;
+    snprintf(rules_path, sizeof rules_path, "%s/app/rules/payroll.lua", top ? top : ".");
+    snprintf(key_path, sizeof key_path, "%s/keys/test/rules-TEST.pub", top ? top : ".");
+    if (file_read_all(key_path, sizeof rules_key_text - 1, &kt, &kl) != RL_OK) {
+        fprintf(stderr, "bench: %s\n", err_msg());
+        return 1;
+    }
+    memcpy(rules_key_text, kt, kl + 1);
+    free(kt);
+    snprintf(key_path, sizeof key_path, "%s/keys/test/export-TEST.pub", top ? top : ".");
     if (minisig_pubkey_load(key_path, &export_pk) != RL_OK) {
         fprintf(stderr, "bench: %s\n", err_msg());
         return 1;
@@ -324,6 +377,19 @@ int main(int argc, char **argv)
             rc = 1;
         } else {
             row(json, "10,000-line batch", size, &ours, &plain, "plain SQLite");
+        }
+    }
+    struct {
+        workload fn;
+        const char *name;
+    } payruns[] = {{wl_payrun_same, "pay run same-as-last"}, {wl_payrun_recalc, "pay run recalculate"}};
+    for (size_t i = 0; rc == 0 && i < 2; i++) {
+        if (measure(payruns[i].fn, 0, runs, &ours) != 0 ||
+            measure(payruns[i].fn, 1, runs, &plain) != 0) {
+            fprintf(stderr, "bench: %s failed\n", payruns[i].name);
+            rc = 1;
+        } else {
+            row(json, payruns[i].name, size, &ours, &plain, "plain SQLite");
         }
     }
     if (rc == 0 && measure(wl_open, 0, runs, &ours) == 0)
