@@ -189,6 +189,63 @@ static void test_database_from_other_vault_or_emptied(void **state)
     assert_int_equal(vault_create(dir, "alice", ADMIN_PASS, strlen(ADMIN_PASS)), RL_EDATA);
 }
 
+/* A crash leaves committed transactions in the -wal. A flipped byte anywhere in it (WAL
+ * header, frame header, sealed page) makes SQLite's recovery drop frames silently; the
+ * commit record must turn that into an integrity failure, and the intact copy must open. */
+static void test_wal_flip_detected(void **state)
+{
+    (void)state;
+    char dir[300], crash[300];
+    vpath(dir, sizeof dir, "v");
+    vpath(crash, sizeof crash, "crash");
+    vault *v = open_ok(dir, "alice", ADMIN_PASS);
+    assert_int_equal(vault_begin(v), RL_OK);
+    assert_int_equal(sqlite3_exec(vault_db(v),
+                                  "INSERT INTO org_units VALUES('U2', 'Kulturförvaltningen', NULL)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(vault_audit(v, "test.wal", "a commit that stays in the WAL"), RL_OK);
+    assert_int_equal(vault_commit(v), RL_OK);
+    /* What a power cut would leave: every file as it is while the vault is open. */
+    sh("rm -rf '%s' && mkdir -m 700 '%s' && cp '%s'/vault.db '%s'/vault.db-wal '%s'/keyring "
+       "'%s'/commits '%s'/",
+       crash, crash, dir, dir, dir, dir, crash);
+    vault_close(v);
+    char wal[340];
+    snprintf(wal, sizeof wal, "%s/vault.db-wal", crash);
+    FILE *f = fopen(wal, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fclose(f);
+    assert_true(len > 32 + 24 + 4096);
+    long offsets[] = {12, 32 + 4, 32 + 24 + 100, len - 4096 + 7, len - 1};
+    for (size_t i = 0; i < sizeof offsets / sizeof offsets[0]; i++) {
+        sh("rm -rf '%s.t' && cp -r '%s' '%s.t'", crash, crash, crash);
+        sh("printf '\\377' | dd of='%s.t/vault.db-wal' bs=1 seek=%ld conv=notrunc status=none",
+           crash, offsets[i]);
+        char t[320];
+        snprintf(t, sizeof t, "%s.t", crash);
+        vault *w = NULL;
+        int rc = vault_open(t, "alice", ADMIN_PASS, strlen(ADMIN_PASS), &w);
+        if (rc != RL_EINTEGRITY)
+            fail_msg("flip at WAL offset %ld: expected an integrity failure, got %d (%s)",
+                     offsets[i], rc, err_msg());
+        vault_close(w);
+    }
+    /* The untouched crash copy recovers with the commit in place. */
+    v = open_ok(crash, "alice", ADMIN_PASS);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(vault_db(v), "SELECT count(*) FROM org_units", -1, &st,
+                                        NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 2);
+    sqlite3_finalize(st);
+    assert_int_equal(vault_check(v), RL_OK);
+    vault_close(v);
+}
+
 static void test_second_process_refused(void **state)
 {
     (void)state;
@@ -217,6 +274,7 @@ int main(void)
         cmocka_unit_test(test_wrong_passphrase_counts_and_resets),
         cmocka_unit_test(test_rolled_back_database_detected),
         cmocka_unit_test(test_database_from_other_vault_or_emptied),
+        cmocka_unit_test(test_wal_flip_detected),
         cmocka_unit_test(test_second_process_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
