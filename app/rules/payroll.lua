@@ -61,6 +61,9 @@ end
 -- The share of the month paid, as a numerator over 10000 * days_in_month: employed days
 -- weighted by (1 - leave). Also returns the employed and leave day counts for notes.
 local function paid_share(e, run, first, last)
+  if e.leaves == nil or #e.leaves == 0 then
+    return (last - first + 1) * 10000, last - first + 1, 0
+  end
   local num, leave_days = 0, 0
   for d = first, last do
     local l = leave_on(e, run, d)

@@ -61,6 +61,13 @@ struct rules {
     rules_tax_fn tax;
     void *tax_ctx;
     uint8_t sha256[32];
+    /* scratch of the input reader (see "the input reader"), kept across calls */
+    uint32_t *in_cnt;     /* element count of each container, in order of opening */
+    size_t in_cnt_cap;
+    struct in_key *in_keys; /* keys of the objects being scanned, for duplicate checks */
+    size_t in_keys_cap;
+    char *in_buf;         /* decoded keys while scanning; decoded strings while building */
+    size_t in_buf_cap;
 };
 
 /* --- accounting -------------------------------------------------------------------- */
@@ -805,6 +812,9 @@ void rules_free(rules *r)
         r->closing = true;
         lua_close(r->L);
     }
+    free(r->in_cnt);
+    free(r->in_keys);
+    free(r->in_buf);
     free(r);
 }
 
@@ -828,7 +838,10 @@ void rules_sha256(const rules *r, uint8_t out[32]) { memcpy(out, r->sha256, 32);
 
 typedef struct {
     const char *fn;
-    const json_value *input;
+    const json_value *input; /* the tree path's input, or NULL: build from text */
+    const char *text;        /* the input text, checked by in_check */
+    size_t text_len;
+    rules *r;
     rules_line *out;
     size_t cap, n;
     char err[192]; /* a shape error (not a Lua error) */
@@ -901,6 +914,631 @@ static void push_json(lua_State *L, const json_value *v)
         }
         break;
     }
+    }
+}
+
+/* --- the input reader -------------------------------------------------------------------- */
+
+/* The input of every call is converted straight from its text onto the Lua stack, in two
+ * passes and without a tree (the tree and its mallocs cost more than the rules did):
+ *  1. in_scan checks the text, in plain C outside Lua, against the same strict grammar as
+ *     common/json.c (RFC 8259, strict UTF-8, no lone surrogates, no duplicate keys after
+ *     unescaping, at most IN_MAX_DEPTH nested containers, integers that fit 64 bits, a
+ *     container at the top) and records each container's element count;
+ *  2. in_push, inside the protected call, builds the tables from the checked text, sized
+ *     exactly as the tree path sized them, so Lua sees (and is charged for) the same.
+ * The scan accepts a subset of what json_parse accepts and nothing else: whatever it
+ * refuses (bad input, a huge integer, an object with more than IN_MAX_MEMBERS members,
+ * scratch it cannot allocate) goes down the tree path, json_parse + push_json, which is
+ * the reference and gives the exact message. tests/unit/test_rules.c checks both agree. */
+
+#define IN_MAX_DEPTH 64        /* json.c's JSON_MAX_DEPTH */
+#define IN_MAX_MEMBERS 64      /* checked for duplicates pairwise; larger objects: tree path */
+#define IN_KEEP_SCRATCH ((size_t)1 << 20) /* scratch beyond this is freed after the call */
+
+struct in_key {
+    size_t off, len;
+    bool decoded; /* the key is at r->in_buf + off; otherwise at the input text + off */
+};
+
+typedef struct {
+    rules *r;
+    const unsigned char *p;
+    size_t len, pos;
+    size_t ncont;  /* containers opened so far */
+    size_t nkeys;  /* in_keys in use (a stack: one frame per open object) */
+    size_t kused;  /* in_buf bytes in use by decoded keys (same stack discipline) */
+    size_t maxbuf; /* longest escaped string or non-integer number met, in source bytes */
+} in_scan;
+
+static bool in_grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return true;
+    size_t n = *cap != 0 ? *cap : 64;
+    while (n < need) {
+        if (n > SIZE_MAX / 2 / elem)
+            return false;
+        n *= 2;
+    }
+    void *q = realloc(*p, n * elem);
+    if (q == NULL)
+        return false;
+    *p = q;
+    *cap = n;
+    return true;
+}
+
+static bool in_is_ws(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+static bool in_is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+static void in_ws(const unsigned char *p, size_t len, size_t *pos)
+{
+    while (*pos < len && in_is_ws(p[*pos]))
+        (*pos)++;
+}
+
+static bool in_hex4(const unsigned char *p, uint32_t *out)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned char c = p[i];
+        uint32_t d;
+        if (c >= '0' && c <= '9')
+            d = (uint32_t)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            d = (uint32_t)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            d = (uint32_t)(c - 'A' + 10);
+        else
+            return false;
+        v = v << 4 | d;
+    }
+    *out = v;
+    return true;
+}
+
+/* Length of the valid UTF-8 sequence at p (2-4 bytes; p[0] >= 0x80), or 0: RFC 3629 as
+ * json.c's utf8_seq (no overlongs, no surrogates, nothing past U+10FFFF). */
+static size_t in_utf8(const unsigned char *p, size_t avail)
+{
+    unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+    size_t need;
+    if (c < 0xc2)
+        return 0; /* a continuation byte, or an overlong 2-byte form */
+    if (c < 0xe0) {
+        need = 2;
+    } else if (c < 0xf0) {
+        need = 3;
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+    } else if (c < 0xf5) {
+        need = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else {
+        return 0;
+    }
+    if (avail < need || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < need; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf)
+            return 0;
+    return need;
+}
+
+static size_t in_utf8_put(char *out, uint32_t cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xc0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xe0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        out[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    out[0] = (char)(0xf0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    out[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* Decodes the body of a string literal that in_string accepted (n source bytes, no
+ * quotes) into out, which has room for n bytes (decoding never lengthens). */
+static size_t in_unescape(const unsigned char *p, size_t n, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = p[i];
+        if (c != '\\') {
+            out[o++] = (char)c;
+            i++;
+            continue;
+        }
+        unsigned char e = p[i + 1];
+        char v;
+        switch (e) {
+        case 'b': v = '\b'; break;
+        case 'f': v = '\f'; break;
+        case 'n': v = '\n'; break;
+        case 'r': v = '\r'; break;
+        case 't': v = '\t'; break;
+        case 'u': v = 0; break;
+        default: v = (char)e; break; /* " \ / */
+        }
+        if (e != 'u') {
+            out[o++] = v;
+            i += 2;
+            continue;
+        }
+        uint32_t cp = 0, lo = 0;
+        (void)in_hex4(p + i + 2, &cp);
+        i += 6;
+        if (cp >= 0xd800 && cp <= 0xdbff) {
+            (void)in_hex4(p + i + 2, &lo);
+            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            i += 6;
+        }
+        o += in_utf8_put(out + o, cp);
+    }
+    return o;
+}
+
+/* Checks the string literal at s->pos ('"') as json.c's parse_string would and moves past
+ * it; *esc tells whether it has escapes (if not, its bytes are its value). */
+static bool in_string(in_scan *s, bool *esc)
+{
+    const unsigned char *p = s->p;
+    size_t n = s->len, i = s->pos + 1;
+    *esc = false;
+    for (;;) {
+        if (i >= n)
+            return false;
+        unsigned char c = p[i];
+        if (c == '"')
+            break;
+        if (c < 0x20)
+            return false;
+        if (c < 0x80 && c != '\\') {
+            i++;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t k = in_utf8(p + i, n - i);
+            if (k == 0)
+                return false;
+            i += k;
+            continue;
+        }
+        *esc = true;
+        if (n - i < 2)
+            return false;
+        unsigned char e = p[i + 1];
+        if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' ||
+            e == 't') {
+            i += 2;
+            continue;
+        }
+        uint32_t cp, lo;
+        if (e != 'u' || n - i < 6 || !in_hex4(p + i + 2, &cp) || (cp >= 0xdc00 && cp <= 0xdfff))
+            return false;
+        if (cp >= 0xd800 && cp <= 0xdbff) {
+            if (n - i < 12 || p[i + 6] != '\\' || p[i + 7] != 'u' || !in_hex4(p + i + 8, &lo) ||
+                lo < 0xdc00 || lo > 0xdfff)
+                return false;
+            i += 6;
+        }
+        i += 6;
+    }
+    if (*esc && i - s->pos > s->maxbuf)
+        s->maxbuf = i - s->pos;
+    s->pos = i + 1;
+    return true;
+}
+
+/* The integer of the digits d[0..nd) (sign apart) as json_int64 reads it: false if it
+ * does not fit 64 bits. */
+static bool in_int(const unsigned char *d, size_t nd, bool neg, int64_t *out)
+{
+    int64_t acc = 0; /* accumulated negative: INT64_MIN has no positive counterpart */
+    for (size_t k = 0; k < nd; k++) {
+        int digit = d[k] - '0';
+        if (acc < (INT64_MIN + digit) / 10)
+            return false;
+        acc = acc * 10 - digit;
+    }
+    if (!neg) {
+        if (acc == INT64_MIN)
+            return false;
+        acc = -acc;
+    }
+    *out = acc;
+    return true;
+}
+
+/* Checks the RFC 8259 number at s->pos; an integer literal must fit 64 bits. */
+static bool in_number(in_scan *s)
+{
+    const unsigned char *p = s->p;
+    size_t n = s->len, i = s->pos, start = i;
+    bool neg = false, frac = false;
+    if (p[i] == '-') {
+        neg = true;
+        i++;
+    }
+    if (i >= n || !in_is_digit(p[i]))
+        return false;
+    size_t d0 = i;
+    if (p[i] == '0') {
+        i++;
+        if (i < n && in_is_digit(p[i]))
+            return false;
+    } else {
+        while (i < n && in_is_digit(p[i]))
+            i++;
+    }
+    size_t d1 = i;
+    if (i < n && p[i] == '.') {
+        frac = true;
+        i++;
+        if (i >= n || !in_is_digit(p[i]))
+            return false;
+        while (i < n && in_is_digit(p[i]))
+            i++;
+    }
+    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+        frac = true;
+        i++;
+        if (i < n && (p[i] == '+' || p[i] == '-'))
+            i++;
+        if (i >= n || !in_is_digit(p[i]))
+            return false;
+        while (i < n && in_is_digit(p[i]))
+            i++;
+    }
+    int64_t v;
+    if (!frac && !in_int(p + d0, d1 - d0, neg, &v))
+        return false; /* the tree path reports it */
+    if (frac && i - start > s->maxbuf)
+        s->maxbuf = i - start;
+    s->pos = i;
+    return true;
+}
+
+static bool in_literal(in_scan *s, const char *word, size_t n)
+{
+    if (s->len - s->pos < n || memcmp(s->p + s->pos, word, n) != 0)
+        return false;
+    s->pos += n;
+    return true;
+}
+
+/* Reserves the count slot of the container opening at s->pos. */
+static bool in_open(in_scan *s, size_t *slot)
+{
+    rules *r = s->r;
+    if (!in_grow((void **)&r->in_cnt, &r->in_cnt_cap, s->ncont + 1, sizeof *r->in_cnt))
+        return false;
+    *slot = s->ncont++;
+    s->pos++;
+    in_ws(s->p, s->len, &s->pos);
+    return true;
+}
+
+static const char *in_key_bytes(const in_scan *s, const struct in_key *k)
+{
+    return k->decoded ? s->r->in_buf + k->off : (const char *)s->p + k->off;
+}
+
+/* Records the key whose literal spans [k0, s->pos) of the object whose keys start at
+ * kbase; false if an earlier key of that object has the same (decoded) bytes. */
+static bool in_add_key(in_scan *s, size_t k0, bool esc, size_t kbase)
+{
+    rules *r = s->r;
+    struct in_key k = {k0 + 1, s->pos - k0 - 2, false};
+    if (esc) {
+        if (!in_grow((void **)&r->in_buf, &r->in_buf_cap, s->kused + k.len, 1))
+            return false;
+        k.len = in_unescape(s->p + k.off, k.len, r->in_buf + s->kused);
+        k.off = s->kused;
+        k.decoded = true;
+        s->kused += k.len;
+    }
+    const char *kb = in_key_bytes(s, &k);
+    for (size_t i = kbase; i < s->nkeys; i++) {
+        const struct in_key *o = &r->in_keys[i];
+        if (o->len == k.len && memcmp(in_key_bytes(s, o), kb, k.len) == 0)
+            return false;
+    }
+    if (!in_grow((void **)&r->in_keys, &r->in_keys_cap, s->nkeys + 1, sizeof *r->in_keys))
+        return false;
+    r->in_keys[s->nkeys++] = k;
+    return true;
+}
+
+static bool in_value(in_scan *s, int depth);
+
+static bool in_array(in_scan *s, int depth)
+{
+    size_t slot;
+    uint32_t n = 0;
+    if (!in_open(s, &slot))
+        return false;
+    if (s->pos < s->len && s->p[s->pos] == ']') {
+        s->pos++;
+    } else {
+        for (;;) {
+            in_ws(s->p, s->len, &s->pos);
+            if (n == INT32_MAX || !in_value(s, depth))
+                return false;
+            n++;
+            in_ws(s->p, s->len, &s->pos);
+            if (s->pos >= s->len)
+                return false;
+            unsigned char c = s->p[s->pos++];
+            if (c == ']')
+                break;
+            if (c != ',')
+                return false;
+        }
+    }
+    s->r->in_cnt[slot] = n;
+    return true;
+}
+
+static bool in_object(in_scan *s, int depth)
+{
+    size_t slot, kbase = s->nkeys, kused = s->kused;
+    uint32_t n = 0;
+    bool ok = false;
+    if (!in_open(s, &slot))
+        return false;
+    if (s->pos < s->len && s->p[s->pos] == '}') {
+        s->pos++;
+        ok = true;
+        goto done;
+    }
+    for (;;) {
+        in_ws(s->p, s->len, &s->pos);
+        size_t k0 = s->pos;
+        bool esc;
+        if (n == IN_MAX_MEMBERS || s->pos >= s->len || s->p[s->pos] != '"' ||
+            !in_string(s, &esc) || !in_add_key(s, k0, esc, kbase))
+            goto done;
+        n++;
+        in_ws(s->p, s->len, &s->pos);
+        if (s->pos >= s->len || s->p[s->pos] != ':')
+            goto done;
+        s->pos++;
+        in_ws(s->p, s->len, &s->pos);
+        if (!in_value(s, depth))
+            goto done;
+        in_ws(s->p, s->len, &s->pos);
+        if (s->pos >= s->len)
+            goto done;
+        unsigned char c = s->p[s->pos++];
+        if (c == '}')
+            break;
+        if (c != ',')
+            goto done;
+    }
+    ok = true;
+done:
+    s->r->in_cnt[slot] = n;
+    s->nkeys = kbase; /* this object's keys are no longer needed */
+    s->kused = kused;
+    return ok;
+}
+
+static bool in_value(in_scan *s, int depth)
+{
+    if (s->pos >= s->len)
+        return false;
+    unsigned char c = s->p[s->pos];
+    bool esc;
+    switch (c) {
+    case '{':
+    case '[':
+        if (depth >= IN_MAX_DEPTH)
+            return false;
+        return c == '{' ? in_object(s, depth + 1) : in_array(s, depth + 1);
+    case '"':
+        return in_string(s, &esc);
+    case 't':
+        return in_literal(s, "true", 4);
+    case 'f':
+        return in_literal(s, "false", 5);
+    case 'n':
+        return in_literal(s, "null", 4);
+    default:
+        return (c == '-' || in_is_digit(c)) && in_number(s);
+    }
+}
+
+/* Pass 1: true if the text is a JSON object or array that in_push can build, with the
+ * counts in r->in_cnt and r->in_buf large enough for any string or number it decodes. */
+static bool in_check(rules *r, const char *text, size_t len)
+{
+    in_scan s = {.r = r, .p = (const unsigned char *)text, .len = len};
+    if (text == NULL)
+        return false;
+    in_ws(s.p, len, &s.pos);
+    if (s.pos >= len || (s.p[s.pos] != '{' && s.p[s.pos] != '['))
+        return false; /* (a byte order mark too: json_parse refuses it) */
+    if (!in_value(&s, 0))
+        return false;
+    in_ws(s.p, len, &s.pos);
+    return s.pos == len && in_grow((void **)&r->in_buf, &r->in_buf_cap, s.maxbuf + 1, 1);
+}
+
+typedef struct {
+    const unsigned char *p;
+    size_t len, pos;
+    const uint32_t *cnt;
+    size_t ci;
+    char *buf;
+} in_build;
+
+/* The string literal at b->pos (checked), decoded if it has escapes (into b->buf). */
+static const char *in_str(in_build *b, size_t *len, bool *esc)
+{
+    const unsigned char *p = b->p;
+    size_t start = b->pos + 1, i = start;
+    *esc = false;
+    for (; i < b->len && p[i] != '"'; i++) {
+        if (p[i] == '\\') {
+            *esc = true;
+            i++;
+        }
+    }
+    b->pos = i + 1;
+    if (!*esc) {
+        *len = i - start;
+        return (const char *)p + start;
+    }
+    *len = in_unescape(p + start, i - start, b->buf);
+    return b->buf;
+}
+
+static void in_ws_b(in_build *b) { in_ws(b->p, b->len, &b->pos); }
+
+/* Pass 2, in protected mode: pushes the value at b->pos exactly as push_json would push
+ * its tree (same tables, sizes, order of stores, and checks). */
+static void in_push(lua_State *L, in_build *b)
+{
+    luaL_checkstack(L, 3, "input nested too deeply");
+    const unsigned char *p = b->p;
+    unsigned char c = p[b->pos];
+    size_t len;
+    bool esc;
+    switch (c) {
+    case '{': {
+        uint32_t n = b->cnt[b->ci++];
+        lua_createtable(L, 0, (int)n);
+        b->pos++;
+        if (n == 0)
+            in_ws_b(b);
+        for (uint32_t k = 0; k < n; k++) {
+            in_ws_b(b);
+            const char *key = in_str(b, &len, &esc);
+            if (esc)
+                len = strnlen(key, len); /* push_json pushed keys as C strings */
+            in_ws_b(b);
+            b->pos++; /* ':' */
+            in_ws_b(b);
+            if (p[b->pos] == 'n') {
+                b->pos += 4; /* null: the field is absent */
+            } else {
+                lua_pushlstring(L, key, len);
+                in_push(L, b);
+                lua_rawset(L, -3);
+            }
+            in_ws_b(b);
+            if (k + 1 < n)
+                b->pos++; /* ',' */
+        }
+        b->pos++; /* '}' */
+        break;
+    }
+    case '[': {
+        uint32_t n = b->cnt[b->ci++];
+        lua_createtable(L, (int)n, 0);
+        b->pos++;
+        if (n == 0)
+            in_ws_b(b);
+        for (uint32_t k = 0; k < n; k++) {
+            in_ws_b(b);
+            in_push(L, b);
+            lua_rawseti(L, -2, (lua_Integer)k + 1);
+            in_ws_b(b);
+            if (k + 1 < n)
+                b->pos++; /* ',' */
+        }
+        b->pos++; /* ']' */
+        break;
+    }
+    case '"': {
+        const char *s = in_str(b, &len, &esc);
+        lua_pushlstring(L, s, len);
+        break;
+    }
+    case 't':
+        lua_pushboolean(L, 1);
+        b->pos += 4;
+        break;
+    case 'f':
+        lua_pushboolean(L, 0);
+        b->pos += 5;
+        break;
+    case 'n':
+        lua_pushnil(L);
+        b->pos += 4;
+        break;
+    default: { /* a number */
+        size_t start = b->pos, i = start;
+        bool frac = false;
+        while (i < b->len && (in_is_digit(p[i]) || p[i] == '-' || p[i] == '+' || p[i] == '.' ||
+                              p[i] == 'e' || p[i] == 'E')) {
+            frac = frac || p[i] == '.' || p[i] == 'e' || p[i] == 'E';
+            i++;
+        }
+        b->pos = i;
+        if (!frac) {
+            int64_t v = 0;
+            bool neg = p[start] == '-';
+            size_t skip = neg ? 1 : 0;
+            (void)in_int(p + start + skip, i - start - skip, neg, &v); /* checked to fit */
+            lua_pushinteger(L, (lua_Integer)v);
+            break;
+        }
+        char cb[40];
+        memcpy(b->buf, p + start, i - start);
+        b->buf[i - start] = '\0';
+        if (lua_stringtonumber(L, b->buf) == 0) {
+            luaL_error(L, "input: bad number %s", clip(b->buf, cb));
+        } else {
+            lua_Integer k;
+            lua_Number d = lua_tonumber(L, -1);
+            if (d == floor(d) && lua_numbertointeger(d, &k)) { /* 2.0, 1e2: integers */
+                lua_pop(L, 1);
+                lua_pushinteger(L, k);
+            }
+        }
+        break;
+    }
+    }
+}
+
+/* Frees reader scratch that one unusually large input grew. */
+static void in_trim(rules *r)
+{
+    if (r->in_cnt_cap * sizeof *r->in_cnt > IN_KEEP_SCRATCH) {
+        free(r->in_cnt);
+        r->in_cnt = NULL;
+        r->in_cnt_cap = 0;
+    }
+    if (r->in_keys_cap * sizeof *r->in_keys > IN_KEEP_SCRATCH) {
+        free(r->in_keys);
+        r->in_keys = NULL;
+        r->in_keys_cap = 0;
+    }
+    if (r->in_buf_cap > IN_KEEP_SCRATCH) {
+        free(r->in_buf);
+        r->in_buf = NULL;
+        r->in_buf_cap = 0;
     }
 }
 
@@ -1019,7 +1657,14 @@ static int call_protected(lua_State *L)
         snprintf(c->err, sizeof c->err, "the rules define no function %.40s", c->fn);
         return 0;
     }
-    push_json(L, c->input);
+    if (c->input != NULL) {
+        push_json(L, c->input);
+    } else {
+        in_build b = {.p = (const unsigned char *)c->text, .len = c->text_len,
+                      .cnt = c->r->in_cnt, .buf = c->r->in_buf};
+        in_ws_b(&b);
+        in_push(L, &b);
+    }
     lua_call(L, 1, 1);
     read_lines(L, c);
     return 0;
@@ -1039,15 +1684,20 @@ int rules_call(rules *r, const char *fn, const char *input_json, size_t len, rul
         rc = err_set(RL_EDATA, "pay rules: %s: not run: an earlier call hit a limit", where);
         goto cleanup;
     }
-    if (json_parse(input_json, len, &in) != RL_OK) {
-        rc = err_wrap(RL_EDATA, "pay rules: %s: input: ", where);
-        goto cleanup;
+    bool fast = in_check(r, input_json, len);
+    if (!fast) { /* refused by the fast reader: the tree path decides, and explains */
+        if (json_parse(input_json, len, &in) != RL_OK) {
+            rc = err_wrap(RL_EDATA, "pay rules: %s: input: ", where);
+            goto cleanup;
+        }
+        if (json_typeof(in) != JSON_OBJECT && json_typeof(in) != JSON_ARRAY) {
+            rc = err_set(RL_EDATA, "pay rules: %s: input must be a JSON object or array",
+                         where);
+            goto cleanup;
+        }
     }
-    if (json_typeof(in) != JSON_OBJECT && json_typeof(in) != JSON_ARRAY) {
-        rc = err_set(RL_EDATA, "pay rules: %s: input must be a JSON object or array", where);
-        goto cleanup;
-    }
-    call_ctx c = {.fn = fn, .input = in, .out = out, .cap = cap};
+    call_ctx c = {.fn = fn, .input = in, .text = input_json, .text_len = len, .r = r,
+                  .out = out, .cap = cap};
     lua_settop(r->L, 0);
     lua_pushcfunction(r->L, call_protected);
     lua_pushlightuserdata(r->L, &c);
@@ -1065,5 +1715,6 @@ int rules_call(rules *r, const char *fn, const char *input_json, size_t len, rul
 cleanup:
     lua_settop(r->L, 0);
     json_free(in);
+    in_trim(r);
     return rc;
 }

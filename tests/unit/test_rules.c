@@ -712,6 +712,229 @@ static void test_tax(void **state)
     assert_int_equal(ctx.calls, 2);
 }
 
+
+/* --- the input reader ------------------------------------------------------------------------ */
+
+/* dump(e) serializes e[1] exactly (keys in order, integer/float subtype, floats in hex, the
+ * border #t of every table) and returns it hex-encoded, 70 characters a line. The inputs
+ * below go through the fast reader as [X], and through the reference tree path (json_parse
+ * + push_json) as [X, BIG], where BIG has more members than the fast reader takes. */
+static const char DUMP_SRC[] =
+    "local function ser(v)\n"
+    "  local t = type(v)\n"
+    "  if t == 'table' then\n"
+    "    local out = {}\n"
+    "    for k, x in pairs(v) do out[#out + 1] = ser(k) .. '=' .. ser(x) end\n"
+    "    return '{' .. table.concat(out, ',') .. '}#' .. #v\n"
+    "  elseif t == 'number' then\n"
+    "    if math.type(v) == 'integer' then return 'i' .. tostring(v) end\n"
+    "    return 'f' .. string.format('%a', v)\n"
+    "  elseif t == 'string' then return string.format('%q', v)\n"
+    "  else return tostring(v) end\n"
+    "end\n"
+    "function dump(e)\n"
+    "  local hex = ser(e[1]):gsub('.', function(c) return string.format('%02x', c:byte()) end)\n"
+    "  local lines = {}\n"
+    "  for i = 1, #hex, 70 do\n"
+    "    lines[#lines + 1] = {code = 'D', amount_ore = #e, text = hex:sub(i, i + 69)}\n"
+    "  end\n"
+    "  if #lines == 0 then lines[1] = {code = 'D', amount_ore = #e} end\n"
+    "  return lines\n"
+    "end\n"
+    "function echo(e) return {{code = 'A', amount_ore = e.n}} end\n"
+    "function none(e) return {} end\n";
+
+#define DUMP_CAP 400
+
+/* The hex dump of dump() for json, or NULL with *rc set. Caller frees. */
+static char *dump_of(fixture *f, const char *json, int *rc)
+{
+    static rules_line out[DUMP_CAP];
+    size_t n = 0;
+    *rc = call(f, "dump", json, out, DUMP_CAP, &n);
+    if (*rc != RL_OK)
+        return NULL;
+    char *s = calloc(1, n * 80 + 1);
+    assert_non_null(s);
+    for (size_t i = 0; i < n; i++)
+        strcat(s, out[i].text);
+    return s;
+}
+
+static char *big_object(void)
+{
+    char *s = malloc(4096);
+    size_t o = 0;
+    assert_non_null(s);
+    s[o++] = '{';
+    for (int i = 0; i < 70; i++)
+        o += (size_t)snprintf(s + o, 4096 - o, "%s\"m%d\":%d", i ? "," : "", i, i);
+    s[o++] = '}';
+    s[o] = '\0';
+    return s;
+}
+
+/* Runs X both ways; both must fail, or both succeed with the same conversion. */
+static void same_both_ways(fixture *f, const char *x, const char *big)
+{
+    size_t xl = strlen(x), bl = strlen(big);
+    char *fast = malloc(xl + 3), *ref = malloc(xl + bl + 4);
+    assert_non_null(fast);
+    assert_non_null(ref);
+    snprintf(fast, xl + 3, "[%s]", x);
+    snprintf(ref, xl + bl + 4, "[%s,%s]", x, big);
+    int rf, rr;
+    char *a = dump_of(f, fast, &rf);
+    char *b = dump_of(f, ref, &rr);
+    if (rf != rr)
+        fail_msg("input %s: fast reader rc %d, tree path rc %d (%s)", x, rf, rr, err_msg());
+    if (a != NULL && strcmp(a, b) != 0)
+        fail_msg("input %s: conversions differ:\n%s\n%s", x, a, b);
+    free(a);
+    free(b);
+    free(fast);
+    free(ref);
+}
+
+static void test_input_reader_equivalence(void **state)
+{
+    fixture *f = *state;
+    static const char *const X[] = {
+        "{\"run\":{\"policy\":\"recalculate\",\"period\":\"2026-11\",\"days_in_month\":30},"
+        "\"employment_id\":\"E0000001\",\"end_date\":null,\"hired\":false,"
+        "\"salary\":[{\"from\":\"2020-01-01\",\"ore\":3000000}],\"leaves\":[],\"one_offs\":[],"
+        "\"last\":{\"gross_ore\":3000000,\"tax_ore\":594500}}",
+        " { \"a\" : [ 1 , 2 , { } , [ ] ] , \"b\" :\t\"x\"\r\n } ", " \n[ ]\t",
+        "[null,1,null,null,5]", "[1,null]", "[null]", "[]", "{}", "{\"a\":null,\"b\":null}",
+        "[0,-0,1,-1,9223372036854775807,-9223372036854775808,4294967296]",
+        "[0.5,-0.0,1e2,1E+2,2.5e-3,1e400,-1e400,123456789012345678901234567890.0,1.0e-400,"
+        "9007199254740993.0,9223372036854775808.0,-9223372036854775808.0,0.1e1]",
+        "[true,false,\"\",\"\\\"\\\\\\/\\b\\f\\n\\r\\t\",\"\\u00e5\\u00C4\\u20ac\","
+        "\"\\ud83d\\ude00\",\"a\\u0000b\",\"Åsa Öberg €😀\"]",
+        "{\"\\u0061b\":1,\"ac\":2,\"\\u00e5\":3,\"å2\":4}",
+        "{\"a\\u0000b\":1}",
+        "{\"a\":{\"a\":{\"a\":{}}},\"b\":[[[[[]]]]]}",
+        "{\"x\":[{\"k\":1,\"k2\":null},{\"k\":2}],\"y\":\"" /* long string */
+        "0123456789012345678901234567890123456789012345678901234567890123456789\"}",
+        "{\"a_long_key_that_is_longer_than_forty_bytes_for_lua_long_strings\":1}",
+    };
+    char *big = big_object();
+    load_ok(f, DUMP_SRC, NULL);
+    for (size_t i = 0; i < sizeof X / sizeof X[0]; i++)
+        same_both_ways(f, X[i], big);
+
+    /* deep nesting right up to the limit (64 containers, the outer [ ] included) */
+    char deep[200];
+    size_t o = 0;
+    for (int i = 0; i < 62; i++)
+        deep[o++] = '[';
+    deep[o++] = '7';
+    for (int i = 0; i < 62; i++)
+        deep[o++] = ']';
+    deep[o] = '\0';
+    same_both_ways(f, deep, big);
+
+    /* random mutations of a realistic input: same acceptance, same conversion */
+    const char *seed = X[0];
+    size_t sl = strlen(seed);
+    char *m = malloc(sl + 64);
+    assert_non_null(m);
+    static const char alphabet[] = "{}[]\":,\\ -+.eE0123456789nultrfasu\t\x01\x7f\xc3\xa5\xed\xa0\x80\xf4";
+    srand(12345);
+    for (int it = 0; it < 3000; it++) {
+        memcpy(m, seed, sl + 1);
+        size_t ml = sl;
+        int edits = 1 + rand() % 3;
+        for (int e = 0; e < edits; e++) {
+            size_t at = (size_t)rand() % ml;
+            char c = alphabet[(size_t)rand() % (sizeof alphabet - 1)];
+            switch (rand() % 3) {
+            case 0: m[at] = c; break;
+            case 1: memmove(m + at, m + at + 1, ml - at); ml--; break;
+            default: memmove(m + at + 1, m + at, ml - at + 1); m[at] = c; ml++; break;
+            }
+        }
+        m[ml] = '\0';
+        same_both_ways(f, m, big);
+    }
+    free(m);
+    free(big);
+}
+
+static void expect_input_error(fixture *f, const char *json, size_t len, const char *want)
+{
+    rules_line out[2];
+    size_t n = 99;
+    int rc = rules_call(f->r, "echo", json, len, out, 2, &n);
+    if (rc != RL_EDATA || strstr(err_msg(), want) == NULL)
+        fail_msg("input '%.60s': rc %d, message '%s', wanted '%s'", json, rc, err_msg(), want);
+    assert_int_equal(n, 0);
+}
+
+static void test_input_reader_errors(void **state)
+{
+    fixture *f = *state;
+    load_ok(f, DUMP_SRC, NULL);
+    static const char *const BAD[] = {
+        "{\"n\":1,}", "[1,]", "{\"n\" 1}", "{\"n\":}", "{n:1}", "{\"n\":1", "[1", "{\"n\":\"x}",
+        "{\"n\":\"\\x\"}", "{\"n\":\"\\u12\"}", "{\"n\":\"\\ud800\"}", "{\"n\":\"\\udc00\"}",
+        "{\"n\":\"\\ud800\\u0041\"}", "{\"n\":\"\xc0\x80\"}", "{\"n\":\"\xed\xa0\x80\"}",
+        "{\"n\":\"\xf5\x80\x80\x80\"}", "{\"n\":\"\xe2\x82\"}", "{\"n\":\"\x80\"}",
+        "{\"n\":\"\xf4\x90\x80\x80\"}", "{\"n\":\"a\tb\"}", "{\"n\":01}", "{\"n\":-}",
+        "{\"n\":1.}", "{\"n\":1e}", "{\"n\":.5}", "{\"n\":+1}", "{\"n\":tru}", "{\"n\":nul}",
+        "{\"n\":NaN}", "\xef\xbb\xbf{}", "{} x", "{}{}", "", "   ", "{\"n\":1}\"",
+        "{\"n\":1,\"n\":2}", "{\"n\":1,\"\\u006e\":2}", "{\"a\":{\"n\":null,\"n\":1}}",
+        "[{\"b\":1},{\"b\":2,\"c\":3,\"b\":4}]",
+    };
+    for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++)
+        expect_input_error(f, BAD[i], strlen(BAD[i]), "echo(): input:");
+    /* an embedded NUL ends nothing: it is an error at its offset */
+    expect_input_error(f, "{\"n\":1}\0", 8, "echo(): input:");
+    expect_input_error(f, "{\"n\":\"a\0\"}", 10, "echo(): input:");
+    /* duplicates are named */
+    expect_input_error(f, "{\"n\":1,\"\\u006e\":2}", strlen("{\"n\":1,\"\\u006e\":2}"),
+                       "duplicate key");
+    /* integers exact or refused, never rounded */
+    expect_input_error(f, "{\"n\":9223372036854775808}", 25, "does not fit a 64-bit integer");
+    expect_input_error(f, "{\"n\":-9223372036854775809}", 26, "does not fit a 64-bit integer");
+    expect_input_error(f, "{\"a\":[{\"n\":123456789012345678901234567890}]}",
+                       strlen("{\"a\":[{\"n\":123456789012345678901234567890}]}"),
+                       "does not fit a 64-bit integer");
+    /* scalars at the top */
+    expect_input_error(f, "42", 2, "object or array");
+    expect_input_error(f, "\"x\"", 3, "object or array");
+    expect_input_error(f, "null", 4, "object or array");
+    /* nesting: 64 containers are fine, 65 are not */
+    char deep[300];
+    for (int depth = 64; depth <= 65; depth++) {
+        size_t o = 0;
+        for (int i = 0; i < depth; i++)
+            deep[o++] = '[';
+        for (int i = 0; i < depth; i++)
+            deep[o++] = ']';
+        rules_line out[2];
+        size_t n = 0;
+        int rc = rules_call(f->r, "none", deep, o, out, 2, &n);
+        if (depth == 64) {
+            if (rc != RL_OK)
+                fail_msg("depth 64: %s", err_msg());
+        } else {
+            assert_int_equal(rc, RL_EDATA);
+            assert_non_null(strstr(err_msg(), "nesting deeper than 64"));
+        }
+    }
+    /* still usable, and values as documented */
+    rules_line out[2];
+    size_t n = 0;
+    if (call(f, "echo", " {\"n\" : 9223372036854775807 } ", out, 2, &n) != RL_OK)
+        fail_msg("%s", err_msg());
+    assert_int_equal(out[0].amount_ore, INT64_MAX);
+    assert_int_equal(call(f, "echo", "{\"n\":-0}", out, 2, &n), RL_OK);
+    assert_int_equal(out[0].amount_ore, 0);
+    assert_int_equal(call(f, "echo", "{\"n\":25e-1}", out, 2, &n), RL_EDATA);
+    assert_non_null(strstr(err_msg(), "got 2.5"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -727,6 +950,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_memory_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shapes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tax, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_input_reader_equivalence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_input_reader_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
