@@ -14,6 +14,7 @@
 
 #include "common/err.h"
 #include "common/fileio.h"
+#include "cli/cmd_token.h"
 #include "payrun/payrun.h"
 #include "registry/registry.h"
 #include "sig/minisig.h"
@@ -53,6 +54,7 @@ static const char usage_text[] =
     "                [--include-pending] [--rules FILE]\n"
     "  payrun show ID [--json|--csv]\n"
     "  payrun approve ID           release (approvers other than the creator)\n"
+    "  token info|list|put FILE|get NAME --out F|enroll ...   (see 'reservlon token help')\n"
     "\n"
     "Every command but init authenticates an operator with --as and --passphrase-file, or\n"
     "asks for the passphrase on the terminal. Exit codes: 0 ok, 1 data error, 2 usage,\n"
@@ -491,6 +493,8 @@ static int run(int argc, char **argv)
     const char *cmd = a.pos[0];
     if (strcmp(cmd, "init") == 0)
         return cmd_init(&a);
+    if (strcmp(cmd, "token") == 0) /* the token needs no vault: it holds only signed files */
+        return cmd_token(argc, argv);
     static const char *const known[] = {"operator", "config",   "snapshot", "status", "check",
                                         "register", "employee", "audit",    "payrun"};
     int found = 0;
