@@ -2,6 +2,7 @@
 #include "common/field.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "common/err.h"
 #include "ident/ident.h"
@@ -121,6 +122,21 @@ int field_period(const char *s, size_t n)
         ok = y >= 1900 && y <= 2200 && m >= 1 && m <= 12;
     }
     return ok ? RL_OK : err_set(RL_EDATA, "must be a pay period YYYY-MM");
+}
+
+const char *field_message(const char *field, const char *msg)
+{
+    size_t fl = field ? strlen(field) : 0;
+    if (field && strncmp(msg, field, fl) == 0 && msg[fl] == ':' && msg[fl + 1] == ' ')
+        return msg + fl + 2;
+    return msg;
+}
+
+void field_money_format(int64_t ore, char out[32])
+{
+    uint64_t a = ore < 0 ? (uint64_t)0 - (uint64_t)ore : (uint64_t)ore;
+    snprintf(out, 32, "%s%llu.%02llu", ore < 0 ? "-" : "", (unsigned long long)(a / 100),
+             (unsigned long long)(a % 100));
 }
 
 void field_pct_format(int64_t h, char out[24])

@@ -35,6 +35,14 @@ int field_date(const char *s, size_t n) __attribute__((warn_unused_result));
 /* A pay period YYYY-MM. */
 int field_period(const char *s, size_t n) __attribute__((warn_unused_result));
 
+/* Messages from these parsers and from ident start with a field's name ("account: check
+ * digit mismatch"); a caller that prints "field account: ..." itself skips that prefix with
+ * this. Returns msg after "field: ", or msg unchanged. */
+const char *field_message(const char *field, const char *msg);
+
+/* Formats öre as kronor with two decimals ("-1234.05") into out[32]. */
+void field_money_format(int64_t ore, char out[32]);
+
 /* Formats hundredths as a percentage ("7550" -> "75.5") into out[24]. */
 void field_pct_format(int64_t hundredths, char out[24]);
 

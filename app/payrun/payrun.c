@@ -745,8 +745,9 @@ cleanup:
 
 static void money(FILE *out, int64_t ore)
 {
-    fprintf(out, "%s%lld.%02lld", ore < 0 ? "-" : "", (long long)(llabs(ore) / 100),
-            (long long)(llabs(ore) % 100));
+    char buf[32];
+    field_money_format(ore, buf);
+    fputs(buf, out);
 }
 
 static void csv_field(FILE *out, const char *s)
@@ -854,9 +855,8 @@ int payrun_show(vault *v, int64_t id, int format, FILE *out)
         const char *names[] = {"gross", "tax", "deductions", "net", "last run net", "difference"};
         int64_t vals[] = {gross, tax, ded, net, last, net - last};
         for (int i = 0; i < 6; i++) {
-            char buf[40];
-            snprintf(buf, sizeof buf, "%s%lld.%02lld", vals[i] < 0 ? "-" : "",
-                     (long long)(llabs(vals[i]) / 100), (long long)(llabs(vals[i]) % 100));
+            char buf[32];
+            field_money_format(vals[i], buf);
             fprintf(out, "%-12s %20s\n", names[i], buf);
         }
         if (sqlite3_column_int64(h, 14) > 0)

@@ -132,10 +132,7 @@ static void report(reporter *rp, const char *field, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    const char *text = msg;
-    size_t fl = field ? strlen(field) : 0;
-    if (field && strncmp(msg, field, fl) == 0 && msg[fl] == ':' && msg[fl + 1] == ' ')
-        text = msg + fl + 2;
+    const char *text = field_message(field, msg);
     if (field)
         fprintf(rp->out, "%s%sfield %s: %s\n", rp->prefix, rp->prefix[0] ? " " : "", field, text);
     else
@@ -1183,8 +1180,9 @@ int registry_list(vault *v, const char *status, const char *pnr_text, int json, 
 
 static void money(FILE *out, int64_t ore)
 {
-    fprintf(out, "%s%lld.%02lld SEK", ore < 0 ? "-" : "", (long long)(llabs(ore) / 100),
-            (long long)(llabs(ore) % 100));
+    char buf[32];
+    field_money_format(ore, buf);
+    fprintf(out, "%s SEK", buf);
 }
 
 typedef struct {

@@ -74,11 +74,7 @@ static void bad(importer *im, size_t line, const char *field, const char *fmt, .
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    /* Messages from ident already start with the field's name: do not say it twice. */
-    const char *text = msg;
-    size_t fl = field ? strlen(field) : 0;
-    if (field && strncmp(msg, field, fl) == 0 && msg[fl] == ':' && msg[fl + 1] == ' ')
-        text = msg + fl + 2;
+    const char *text = field_message(field, msg);
     if (field)
         fprintf(im->report, "%s line %zu field %s: %s\n", im->file, line, field, text);
     else
