@@ -198,16 +198,19 @@ static int read_passphrase(const char *path, const char *prompt, char **out, siz
         fclose(f);
     } else if (isatty(STDIN_FILENO)) {
         struct termios old, quiet;
+        int have_old = 0;
         fprintf(stderr, "%s", prompt);
         fflush(stderr);
         if (tcgetattr(STDIN_FILENO, &old) == 0) {
+            have_old = 1;
             quiet = old;
             quiet.c_lflag &= ~(tcflag_t)ECHO;
             tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
         }
         if (fgets(buf, PASS_MAX, stdin) != NULL)
             n = strlen(buf);
-        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        if (have_old)
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
         fprintf(stderr, "\n");
     } else {
         sodium_free(buf);
