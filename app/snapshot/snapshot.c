@@ -947,8 +947,8 @@ int snapshot_status(vault *v, int json, FILE *out)
         fprintf(out, ",\"net_total_ore\":%lld},\"registrations\":{", (long long)net);
         for (int i = 0; i < 4; i++)
             fprintf(out, "%s\"%s\":%lld", i ? "," : "", st_names[i], (long long)n_reg[i]);
-        fprintf(out, "},\"operators\":%lld,\"audit_entries\":%lld}\n", (long long)n_ops,
-                (long long)n_audit);
+        fprintf(out, "},\"operators\":%lld,\"audit_entries\":%lld,\"commits\":%llu}\n",
+                (long long)n_ops, (long long)n_audit, (unsigned long long)vault_commits(v));
     } else {
         if (have)
             fprintf(out, "snapshot:         %s, exported %s (imported %s by %s)\n", col[0], col[1],
@@ -968,6 +968,9 @@ int snapshot_status(vault *v, int json, FILE *out)
                 (long long)n_reg[3]);
         fprintf(out, "operators:        %lld active\naudit entries:    %lld\n", (long long)n_ops,
                 (long long)n_audit);
+        fprintf(out, "commits:          %llu (note it: a later lower number means the vault "
+                     "was rolled back)\n",
+                (unsigned long long)vault_commits(v));
     }
     sqlite3_finalize(st);
     return ferror(out) ? err_set(RL_EIO, "writing the status failed") : RL_OK;

@@ -765,6 +765,7 @@ void vault_close(vault *v)
 
 sqlite3 *vault_db(vault *v) { return v->db; }
 const char *vault_dir(const vault *v) { return v->dir; }
+uint64_t vault_commits(const vault *v) { return v->commits; }
 const char *vault_operator(const vault *v) { return v->operator; }
 vault_role vault_operator_role(const vault *v) { return v->role; }
 

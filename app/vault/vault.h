@@ -50,6 +50,10 @@ const char *vault_dir(const vault *v);
 const char *vault_operator(const vault *v);
 vault_role vault_operator_role(const vault *v);
 
+/* The number of transactions committed to this vault so far (the commit record's value):
+ * shown by status so operators can note it; a later, lower number means a rolled-back vault. */
+uint64_t vault_commits(const vault *v);
+
 /* RL_EAUTH with a message naming the action unless the operator has one of roles (a mask). */
 int vault_require_role(const vault *v, unsigned roles, const char *action)
     __attribute__((warn_unused_result));
