@@ -558,11 +558,7 @@ int payrun_create(vault *v, const payrun_params *p, FILE *progress, int64_t *id)
      * after approved bank changes and the protection flag. */
     src = sqlite3_prepare_v2(
         db,
-        "WITH bank AS (SELECT pnr, max(seq) AS seq FROM registrations WHERE type='bank_change'"
-        "   AND status IN ('approved','exported') AND uuid NOT IN (SELECT corrects FROM"
-        "   registrations WHERE corrects IS NOT NULL AND status IN ('approved','exported'))"
-        "   GROUP BY pnr),"
-        " emp AS ("
+        "WITH emp AS ("
         "  SELECT e.employment_id AS id, e.pnr, e.start_date, e.end_date, e.pay_type,"
         "   coalesce(e.monthly_salary_ore, e.hourly_rate_ore) AS salary, e.extent_hundredths AS"
         "   extent, e.tax_table, e.tax_column, coalesce(e.tax_fixed_hundredths, -1) AS fixed,"
@@ -578,16 +574,16 @@ int payrun_create(vault *v, const payrun_params *p, FILE *progress, int64_t *id)
         "   corrects IS NOT NULL AND status IN ('approved','exported')))"
         " SELECT emp.*, l.gross_ore, l.tax_ore, l.deductions_ore, l.net_ore,"
         "  coalesce(p.protected, json_extract(h.fields, '$.protected_identity'), 0),"
-        "  CASE WHEN b.seq IS NOT NULL THEN 1"
+        /* An approved bank change (or its approved correction) gives an account. */
+        "  CASE WHEN EXISTS (SELECT 1 FROM registrations b WHERE b.pnr = emp.pnr AND"
+        "   b.type = 'bank_change' AND b.status IN ('approved','exported')) THEN 1"
         "       WHEN p.pnr IS NOT NULL THEN (p.clearing IS NOT NULL OR p.iban IS NOT NULL)"
         "       ELSE (json_extract(h.fields,'$.clearing') IS NOT NULL OR"
         "             json_extract(h.fields,'$.iban') IS NOT NULL) END"
         " FROM emp LEFT JOIN last_payrun l ON l.employment_id = emp.id"
         " LEFT JOIN employees p ON p.pnr = emp.pnr"
         " LEFT JOIN registrations h ON h.type = 'hire' AND h.employment_id = emp.id AND"
-        "  h.status IN ('approved','exported')"
-        " LEFT JOIN bank b ON b.pnr = emp.pnr"
-        " ORDER BY emp.id",
+        "  h.status IN ('approved','exported')",
         -1, &q, NULL);
     if (src == SQLITE_OK)
         src = sqlite3_prepare_v2(db,
