@@ -67,7 +67,7 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 BIN := $(B)/bin/reservlon
 GEN := $(B)/bin/gen-snapshot
 
-.PHONY: all test unit e2e asan drill bench clean fuzz
+.PHONY: all test unit e2e asan drill bench clean fuzz fuzz-smoke
 all: $(BIN) $(if $(wildcard scripts/gen-snapshot.c),$(GEN)) $(UNIT_BIN) $(TOOL_BIN) $(FW_TEST_BIN) \
      $(TOK_TEST_BIN)
 
@@ -157,6 +157,30 @@ bench-variant-only:
 	$(error benchmark programs link the plain-SQLite hook; build them with 'make bench')
   endif
 endif
+
+# Fuzzing with libFuzzer (clang from Debian): make fuzz T=csv|json|minisig|token_frame
+# [SECONDS=60]. The target and every app and firmware source are compiled together with
+# ASan+UBSan; the corpus grows in build/fuzz/corpus-T, seeded from tests/fuzz/corpus/T;
+# crashes are written to build/fuzz/ and fail the run.
+FUZZ_CC ?= clang
+SECONDS ?= 60
+FUZZ_FLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+        -fno-sanitize-recover=all -Iapp -Ifirmware/include $(PKG_CFLAGS)
+fuzz:
+	@test -n "$(T)" || { echo "usage: make fuzz T=csv|json|minisig|token_frame [SECONDS=60]"; exit 2; }
+	@mkdir -p build/fuzz/corpus-$(T)
+	$(FUZZ_CC) $(FUZZ_FLAGS) tests/fuzz/fuzz_$(T).c $(APP_SRC) $(FW_CORE_SRC) $(FW_HOST_SRC) \
+	  $(PKG_LIBS) -o build/fuzz/fuzz_$(T)
+	build/fuzz/fuzz_$(T) -max_total_time=$(SECONDS) -artifact_prefix=build/fuzz/ \
+	  build/fuzz/corpus-$(T) tests/fuzz/corpus/$(T)
+
+# Every fuzz target briefly (CI): a crash on the committed seeds or soon after fails.
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+fuzz-smoke:
+	@mkdir -p build
+	@for t in $(FUZZ_TARGETS); do $(MAKE) --no-print-directory fuzz T=$$t SECONDS=10 >build/fuzz-$$t.log 2>&1 || \
+	  { tail -40 build/fuzz-$$t.log; echo "fuzz-smoke: $$t failed"; exit 1; }; \
+	  echo "fuzz-smoke: $$t ok ($$(grep -o 'Done [0-9]* runs' build/fuzz-$$t.log))"; done
 
 clean:
 	rm -rf build
