@@ -172,7 +172,8 @@ static int regs_load(vault *v, regs *rs)
     sqlite3_finalize(st);
     if (src != SQLITE_DONE)
         return vault_sql_error(v, src, "reading registrations");
-    qsort(rs->r, rs->n, sizeof rs->r[0], cmp_reg);
+    if (rs->n > 0) /* qsort's pointer must not be NULL, even for no elements */
+        qsort(rs->r, rs->n, sizeof rs->r[0], cmp_reg);
     return RL_OK;
 }
 

@@ -1,0 +1,801 @@
+/* payfile: writes pain.001.001.03 / .09 salary payment files (docs/payfile.md).
+ *
+ * Three phases, so that a refusal leaves nothing behind: (1) read and check everything
+ * (the pay run's status, the options, every person's net and account) without writing;
+ * (2) inside one vault transaction take the next MsgId number, build the XML in memory and
+ * record an audit entry carrying the file's SHA-256; (3) write the file atomically and
+ * commit. If the commit fails the file is removed again, so a file on disk always has its
+ * MsgId recorded in the vault (and a MsgId is never issued twice). */
+#include "payfile/payfile.h"
+
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/field.h"
+#include "common/fileio.h"
+#include "ident/ident.h"
+
+/* Approved (or exported) documents that count: not superseded by an approved correction
+ * (the same rule as registry.c and payrun.c). */
+#define LIVE_APPROVED                                                                          \
+    "status IN ('approved','exported') AND uuid NOT IN (SELECT corrects FROM registrations"   \
+    " WHERE corrects IS NOT NULL AND status IN ('approved','exported'))"
+
+#define NAME_CAP 160 /* 70 characters of at most 2 bytes each, with room to spare */
+
+/* --- a growable output buffer (an allocation failure is remembered, checked once) ------- */
+
+typedef struct {
+    char *p;
+    size_t n, cap;
+    bool oom;
+} buf;
+
+static void b_add(buf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->n + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (p == NULL) {
+            b->oom = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+static void b_str(buf *b, const char *s) { b_add(b, s, strlen(s)); }
+
+static void b_fmt(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void b_fmt(buf *b, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        b->oom = true; /* every caller's values are bounded far below this */
+        return;
+    }
+    b_add(b, tmp, (size_t)n);
+}
+
+/* XML character data and attribute values: the five predefined entities. */
+static void b_esc(buf *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': b_str(b, "&amp;"); break;
+        case '<': b_str(b, "&lt;"); break;
+        case '>': b_str(b, "&gt;"); break;
+        case '"': b_str(b, "&quot;"); break;
+        case '\'': b_str(b, "&apos;"); break;
+        default: b_add(b, s, 1);
+        }
+    }
+}
+
+/* <tag>escaped text</tag> */
+static void b_el(buf *b, const char *tag, const char *text)
+{
+    b_fmt(b, "<%s>", tag);
+    b_esc(b, text);
+    b_fmt(b, "</%s>", tag);
+}
+
+/* --- transliteration ---------------------------------------------------------------------- */
+
+/* U+00C0..U+00FF: '*' kept as is, '#' a two-letter replacement (multi[] below), '?' none. */
+static const char latin1[] = "AAAA**#CE*EEIIIIDNOOOO*?OUUU*Y##aaaa**#ce*eeiiiidnoooo*?ouuu*y#y";
+/* U+0100..U+017F, one base letter each ('#': multi[]). */
+static const char latin_ext_a[] = "AaAaAaCcCcCcCcDdDdEeEeEeEeEeGgGgGgGgHhHhIiIiIiIiIi##JjKkk"
+                                  "LlLlLlLlLlNnNnNnnNnOoOoOo##RrRrRrSsSsSsSsTtTtTtUuUuUuUuUuUu"
+                                  "WwYyYZzZzZzs";
+_Static_assert(sizeof latin1 == 65, "one entry per code point U+00C0..U+00FF");
+_Static_assert(sizeof latin_ext_a == 129, "one entry per code point U+0100..U+017F");
+
+static const struct {
+    uint32_t cp;
+    const char *s;
+} multi[] = {{0xC6, "AE"}, {0xDE, "TH"},  {0xDF, "ss"},  {0xE6, "ae"}, {0xFE, "th"},
+             {0x132, "IJ"}, {0x133, "ij"}, {0x152, "OE"}, {0x153, "oe"}};
+
+/* ASCII that Swedish banks' MIGs accept in names (the SEPA/EPC basic Latin set plus & < >
+ * and ", which go out escaped). */
+static bool ascii_ok(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr(" /-?:().,'+&<>\"", c) != NULL);
+}
+
+/* Decodes one UTF-8 sequence at s; returns its length (1 for an invalid byte, *cp = ~0). */
+static size_t utf8_next(const unsigned char *s, uint32_t *cp)
+{
+    unsigned char c = s[0];
+    size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
+                         : (c & 0xF8) == 0xF0   ? 4 : 0;
+    if (n == 0) {
+        *cp = UINT32_MAX;
+        return 1;
+    }
+    uint32_t v = n == 1 ? c : (uint32_t)(c & (0x7F >> n));
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            *cp = UINT32_MAX;
+            return 1;
+        }
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    *cp = v;
+    return n;
+}
+
+size_t payfile_transliterate(const char *in, size_t max_chars, char *out, size_t cap)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t o = 0, chars = 0;
+    if (cap == 0)
+        return 0;
+    while (*s && chars < max_chars) {
+        uint32_t cp;
+        size_t n = utf8_next(s, &cp);
+        char rep[4] = "?";
+        const char *r = rep;
+        size_t rlen = 1;
+        if (cp < 0x80) {
+            rep[0] = cp == '\t' ? ' ' : ascii_ok((unsigned char)cp) ? (char)cp : '?';
+        } else if (cp >= 0xC0 && cp <= 0x17F) {
+            char k = cp <= 0xFF ? latin1[cp - 0xC0] : latin_ext_a[cp - 0x100];
+            if (k == '*') {
+                r = (const char *)s; /* kept: copy the original two bytes */
+                rlen = n;
+            } else if (k == '#') {
+                for (size_t i = 0; i < sizeof multi / sizeof multi[0]; i++)
+                    if (multi[i].cp == cp)
+                        r = multi[i].s;
+                rlen = strlen(r);
+            } else {
+                rep[0] = k;
+            }
+        } else if (cp == 0xA0) {
+            rep[0] = ' ';
+        } else if (cp >= 0x2010 && cp <= 0x2015) {
+            rep[0] = '-';
+        } else if (cp == 0x2018 || cp == 0x2019) {
+            rep[0] = '\'';
+        } else if (cp == 0x201C || cp == 0x201D) {
+            rep[0] = '"';
+        }
+        /* A kept letter is one character in two bytes; a replacement is rlen characters. */
+        size_t rchars = r == (const char *)s ? 1 : rlen;
+        if (chars + rchars > max_chars || o + rlen + 1 > cap)
+            break;
+        memcpy(out + o, r, rlen);
+        o += rlen;
+        chars += rchars;
+        s += n;
+    }
+    out[o] = '\0';
+    return chars;
+}
+
+/* --- reading the pay run ------------------------------------------------------------------ */
+
+typedef struct {
+    char pnr[13];
+    int64_t net;
+    char first_emp[65]; /* for messages */
+    char name[NAME_CAP];
+    bool is_iban;
+    char iban[35];
+    char clearing[5], account[16];
+    char e2e[36];
+} payee;
+
+typedef struct {
+    payee *p;
+    size_t n, cap;
+} payees;
+
+static void masked(const char *pnr, char out[16]) { snprintf(out, 16, "%.8s-****", pnr); }
+
+static const char *col(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? (const char *)t : "";
+}
+
+typedef struct {
+    vault *v;
+    const payfile_profile *prof;
+    const char *pay_date;
+    int64_t ceiling;
+    sqlite3_stmt *emp, *hire, *bank;
+} lookup;
+
+/* Fills name and account of p from the snapshot (or the approved hire), overridden by the
+ * latest live approved bank change in force on the pay date. */
+static int resolve(lookup *L, payee *p, int64_t n_emps)
+{
+    char who[16], given[256] = "", family[256] = "", clr[32] = "", acc[64] = "", iban[64] = "";
+    masked(p->pnr, who);
+    bool found = false;
+    sqlite3_stmt *qs[2] = {L->emp, L->hire};
+    for (int i = 0; i < 2 && !found; i++) {
+        sqlite3_reset(qs[i]);
+        sqlite3_bind_text(qs[i], 1, p->pnr, -1, SQLITE_STATIC);
+        int src = sqlite3_step(qs[i]);
+        if (src == SQLITE_ROW) {
+            found = true;
+            snprintf(given, sizeof given, "%s", col(qs[i], 0));
+            snprintf(family, sizeof family, "%s", col(qs[i], 1));
+            snprintf(clr, sizeof clr, "%s", col(qs[i], 2));
+            snprintf(acc, sizeof acc, "%s", col(qs[i], 3));
+            snprintf(iban, sizeof iban, "%s", col(qs[i], 4));
+        } else if (src != SQLITE_DONE) {
+            return vault_sql_error(L->v, src, "reading the pay run's employees");
+        }
+    }
+    if (!found)
+        return err_set(RL_EDATA, "employment %s (%s): the person is neither in the snapshot nor "
+                                 "in an approved hire", p->first_emp, who);
+    sqlite3_reset(L->bank);
+    sqlite3_bind_text(L->bank, 1, p->pnr, -1, SQLITE_STATIC);
+    sqlite3_bind_text(L->bank, 2, L->pay_date, -1, SQLITE_STATIC);
+    int src = sqlite3_step(L->bank);
+    if (src == SQLITE_ROW) {
+        snprintf(clr, sizeof clr, "%s", col(L->bank, 0));
+        snprintf(acc, sizeof acc, "%s", col(L->bank, 1));
+        snprintf(iban, sizeof iban, "%s", col(L->bank, 2));
+    } else if (src != SQLITE_DONE) {
+        return vault_sql_error(L->v, src, "reading bank changes");
+    }
+    const char *emps = n_emps > 1 ? " and the person's other employments" : "";
+    /* A domestic clearing + account is what Swedish banks clear salaries on; an IBAN is
+     * used where that is all the person has. */
+    if (clr[0] && acc[0]) {
+        ident_account a;
+        if (ident_account_parse(clr, acc, &a) != RL_OK)
+            return err_set(RL_EDATA, "employment %s%s (%s): the bank account is not valid (%s)",
+                           p->first_emp, emps, who, err_msg());
+        memcpy(p->clearing, a.clearing, sizeof p->clearing);
+        memcpy(p->account, a.account, sizeof p->account);
+        p->is_iban = false;
+    } else if (iban[0]) {
+        if (ident_iban_parse(iban, p->iban) != RL_OK)
+            return err_set(RL_EDATA, "employment %s%s (%s): the IBAN is not valid (%s)",
+                           p->first_emp, emps, who, err_msg());
+        p->is_iban = true;
+    } else {
+        return err_set(RL_EDATA, "employment %s%s (%s): no bank account (register a bank_change"
+                                 " and have it approved)", p->first_emp, emps, who);
+    }
+    char full[520];
+    snprintf(full, sizeof full, "%s %s", given, family);
+    payfile_transliterate(full, L->prof->name_max, p->name, sizeof p->name);
+    return RL_OK;
+}
+
+static int finish_person(lookup *L, payees *ps, payee *cur, int64_t n_emps)
+{
+    if (cur->pnr[0] == '\0' || cur->net == 0)
+        return RL_OK; /* nothing to pay */
+    if (cur->net > L->ceiling) {
+        char who[16], a[32], c[32];
+        masked(cur->pnr, who);
+        field_money_format(cur->net, a);
+        field_money_format(L->ceiling, c);
+        return err_set(RL_EDATA, "employment %s%s (%s): payment %s SEK is above the ceiling "
+                                 "%s SEK", cur->first_emp,
+                       n_emps > 1 ? " and the person's other employments" : "", who, a, c);
+    }
+    int rc = resolve(L, cur, n_emps);
+    if (rc != RL_OK)
+        return rc;
+    if (ps->n == ps->cap) {
+        size_t cap = ps->cap ? ps->cap * 2 : 64;
+        payee *p = realloc(ps->p, cap * sizeof *p);
+        if (p == NULL)
+            return err_set(RL_ENOMEM, "out of memory");
+        ps->p = p;
+        ps->cap = cap;
+    }
+    ps->p[ps->n++] = *cur;
+    return RL_OK;
+}
+
+/* Every person paid, in personnummer order, with net, name and account; or the first
+ * problem (negative net, above the ceiling, no valid account). */
+static int load_payees(lookup *L, int64_t run, payees *ps)
+{
+    sqlite3 *db = vault_db(L->v);
+    sqlite3_stmt *q = NULL;
+    int rc = RL_OK;
+    int src = sqlite3_prepare_v2(db,
+                                 "SELECT employment_id, pnr, net_ore FROM payrun_results WHERE"
+                                 " payrun_id = ?1 ORDER BY pnr, employment_id",
+                                 -1, &q, NULL);
+    if (src == SQLITE_OK)
+        src = sqlite3_prepare_v2(db,
+                                 "SELECT given_name, family_name, clearing, account, iban FROM"
+                                 " employees WHERE pnr = ?1",
+                                 -1, &L->emp, NULL);
+    if (src == SQLITE_OK)
+        src = sqlite3_prepare_v2(db,
+                                 "SELECT json_extract(fields,'$.given_name'),"
+                                 " json_extract(fields,'$.family_name'),"
+                                 " json_extract(fields,'$.clearing'),"
+                                 " json_extract(fields,'$.account'), json_extract(fields,'$.iban')"
+                                 " FROM registrations WHERE type = 'hire' AND pnr = ?1 AND "
+                                 LIVE_APPROVED " ORDER BY seq DESC LIMIT 1",
+                                 -1, &L->hire, NULL);
+    if (src == SQLITE_OK)
+        src = sqlite3_prepare_v2(db,
+                                 "SELECT coalesce(json_extract(fields,'$.clearing'),''),"
+                                 " coalesce(json_extract(fields,'$.account'),''),"
+                                 " coalesce(json_extract(fields,'$.iban'),'')"
+                                 " FROM registrations WHERE type = 'bank_change' AND pnr = ?1"
+                                 " AND effective_date <= ?2 AND " LIVE_APPROVED
+                                 " ORDER BY effective_date DESC, seq DESC LIMIT 1",
+                                 -1, &L->bank, NULL);
+    if (src != SQLITE_OK) {
+        rc = vault_sql_error(L->v, src, "reading the pay run");
+        goto cleanup;
+    }
+    sqlite3_bind_int64(q, 1, run);
+    payee cur;
+    memset(&cur, 0, sizeof cur);
+    int64_t n_emps = 0;
+    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *emp = col(q, 0), *pnr = col(q, 1);
+        int64_t net = sqlite3_column_int64(q, 2);
+        if (net < 0 || net > FIELD_MAX_ORE) {
+            char who[16], a[32];
+            masked(pnr, who);
+            field_money_format(net, a);
+            rc = err_set(RL_EDATA, "employment %s (%s): net pay %s SEK cannot be paid (%s); "
+                                   "correct it and create a new pay run", emp, who, a,
+                         net < 0 ? "negative" : "out of range");
+            goto cleanup;
+        }
+        if (strcmp(pnr, cur.pnr) != 0) {
+            if ((rc = finish_person(L, ps, &cur, n_emps)) != RL_OK)
+                goto cleanup;
+            memset(&cur, 0, sizeof cur);
+            snprintf(cur.pnr, sizeof cur.pnr, "%s", pnr);
+            n_emps = 0;
+        }
+        n_emps++;
+        if (cur.first_emp[0] == '\0')
+            snprintf(cur.first_emp, sizeof cur.first_emp, "%s", emp);
+        cur.net += net; /* both <= FIELD_MAX_ORE per row and checked per person below */
+        if (cur.net > FIELD_MAX_ORE * 4) {
+            rc = err_set(RL_EDATA, "employment %s: the person's payments are out of range", emp);
+            goto cleanup;
+        }
+    }
+    if (src != SQLITE_DONE) {
+        rc = vault_sql_error(L->v, src, "reading the pay run");
+        goto cleanup;
+    }
+    rc = finish_person(L, ps, &cur, n_emps);
+cleanup:
+    sqlite3_finalize(q);
+    sqlite3_finalize(L->emp);
+    sqlite3_finalize(L->hire);
+    sqlite3_finalize(L->bank);
+    L->emp = L->hire = L->bank = NULL;
+    return rc;
+}
+
+/* --- identifiers ----------------------------------------------------------------------------- */
+
+/* The vault's secret for EndToEndIds; created (inside the caller's transaction) if create. */
+static int e2e_key(vault *v, bool create, uint8_t key[32])
+{
+    char hex[80];
+    int rc = vault_config_get(v, "payfile.e2e_key", hex, sizeof hex);
+    if (rc == RL_EDATA && create) {
+        randombytes_buf(key, 32);
+        sodium_bin2hex(hex, sizeof hex, key, 32);
+        rc = vault_config_set(v, "payfile.e2e_key", hex);
+        sodium_memzero(hex, sizeof hex);
+        return rc;
+    }
+    if (rc == RL_EDATA)
+        return err_set(RL_EDATA, "no payment file has been written from this vault");
+    if (rc != RL_OK)
+        return rc;
+    size_t len = 0;
+    if (sodium_hex2bin(key, 32, hex, strlen(hex), NULL, &len, NULL) != 0 || len != 32)
+        rc = err_set(RL_EINTEGRITY, "the vault's payfile.e2e_key is damaged");
+    sodium_memzero(hex, sizeof hex);
+    return rc;
+}
+
+static void e2e_make(const uint8_t key[32], int64_t run, const char *pnr, char out[36])
+{
+    char msg[64];
+    int n = snprintf(msg, sizeof msg, "%s|%lld", pnr, (long long)run);
+    uint8_t mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, key, 32);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)msg, (unsigned long long)n);
+    crypto_auth_hmacsha256_final(&st, mac);
+    char hex[2 * sizeof mac + 1];
+    sodium_bin2hex(hex, sizeof hex, mac, sizeof mac);
+    snprintf(out, 36, "RL%lld-%.12s", (long long)run, hex);
+}
+
+int payfile_end_to_end_id(vault *v, int64_t payrun_id, const char *pnr, char out[36])
+{
+    uint8_t key[32];
+    int rc = e2e_key(v, false, key);
+    if (rc == RL_OK)
+        e2e_make(key, payrun_id, pnr, out);
+    sodium_memzero(key, sizeof key);
+    return rc;
+}
+
+static int cmp_e2e(const void *a, const void *b) { return strcmp(a, b); }
+
+/* --- option checks ----------------------------------------------------------------------------- */
+
+static bool bic_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n != 8 && n != 11)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool up = c >= 'A' && c <= 'Z', dig = c >= '0' && c <= '9';
+        if (i < 6 ? !up : i == 6 ? !(up || (dig && c >= '2')) : i == 7 ? !((up && c != 'O') || dig)
+                                                                      : !(up || dig))
+            return false;
+    }
+    return true;
+}
+
+/* An identifier for InitgPty: 1-35 of [A-Za-z0-9-]. */
+static bool id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 1 && n <= 35 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                          "0123456789-") == n;
+}
+
+typedef struct {
+    bool iban;
+    char iban_s[35];
+    ident_account acc;
+    char name[NAME_CAP];
+    const char *initg_id;
+} debtor;
+
+static int check_options(const payfile_options *o, const payfile_profile *prof, debtor *d)
+{
+    if (o->format != PAYFILE_PAIN001_03 && o->format != PAYFILE_PAIN001_09)
+        return err_set(RL_EUSAGE, "unknown payment file format");
+    if (prof == NULL)
+        return err_set(RL_EDATA, "unknown bank profile '%s' (generic, seb, handelsbanken, "
+                                 "nordea, swedbank)", o->profile);
+    if (o->debtor_name == NULL || o->debtor_name[0] == '\0')
+        return err_set(RL_EDATA, "the debtor (employer) name is not configured");
+    payfile_transliterate(o->debtor_name, 70, d->name, sizeof d->name);
+    bool has_bban = o->debtor_clearing && o->debtor_clearing[0];
+    if (o->debtor_iban && o->debtor_iban[0]) {
+        if (has_bban)
+            return err_set(RL_EDATA, "configure the debtor account as an IBAN or as clearing + "
+                                     "account, not both");
+        if (ident_iban_parse(o->debtor_iban, d->iban_s) != RL_OK)
+            return err_wrap(RL_EDATA, "debtor account: ");
+        d->iban = true;
+    } else if (has_bban) {
+        if (ident_account_parse(o->debtor_clearing, o->debtor_account ? o->debtor_account : "",
+                                &d->acc) != RL_OK)
+            return err_wrap(RL_EDATA, "debtor account: ");
+    } else {
+        return err_set(RL_EDATA, "the debtor account (IBAN, or clearing + account) is not "
+                                 "configured");
+    }
+    if (o->debtor_bic && o->debtor_bic[0] && !bic_ok(o->debtor_bic))
+        return err_set(RL_EDATA, "debtor BIC: must be 8 or 11 characters (ISO 9362)");
+    if (prof->initg_id_agreement && !(o->agreement_id && o->agreement_id[0]))
+        return err_set(RL_EDATA, "bank profile %s identifies the sender by the bank agreement "
+                                 "id: configure it", prof->name);
+    if (o->agreement_id && o->agreement_id[0] && !id_ok(o->agreement_id))
+        return err_set(RL_EDATA, "agreement id: 1-35 letters, digits or '-'");
+    if (o->initiator_id && o->initiator_id[0] && !id_ok(o->initiator_id))
+        return err_set(RL_EDATA, "initiator id: 1-35 letters, digits or '-'");
+    if (o->ceiling_ore < 0 || o->ceiling_ore > FIELD_MAX_ORE)
+        return err_set(RL_EDATA, "ceiling: 0 (default) to %lld ore", (long long)FIELD_MAX_ORE);
+    return RL_OK;
+}
+
+/* --- XML -------------------------------------------------------------------------------------- */
+
+static void b_bban(buf *b, const payfile_profile *prof, const char *clr, const char *acc)
+{
+    b_fmt(b, "<Othr><Id>%s%s</Id><SchmeNm><Cd>BBAN</Cd></SchmeNm></Othr>",
+          prof->othr_id_with_clearing ? clr : "", acc);
+}
+
+static void b_clearing_agent(buf *b, const char *clr)
+{
+    b_fmt(b, "<FinInstnId><ClrSysMmbId><ClrSysId><Cd>SESBA</Cd></ClrSysId><MmbId>%s</MmbId>"
+             "</ClrSysMmbId></FinInstnId>", clr);
+}
+
+typedef struct {
+    const payfile_options *o;
+    const payfile_profile *prof;
+    const debtor *d;
+    const char *msg_id, *cre_dt, *exec_date, *period;
+    const payees *ps;
+    int64_t total;
+} doc;
+
+static void build(buf *b, const doc *x)
+{
+    bool v09 = x->o->format == PAYFILE_PAIN001_09;
+    char amt[32];
+    field_money_format(x->total, amt);
+    b_fmt(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+             "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.001.001.%s\">\n"
+             "<CstmrCdtTrfInitn>\n<GrpHdr>\n",
+          v09 ? "09" : "03");
+    b_el(b, "MsgId", x->msg_id);
+    b_str(b, "\n");
+    b_el(b, "CreDtTm", x->cre_dt);
+    b_fmt(b, "\n<NbOfTxs>%zu</NbOfTxs>\n<CtrlSum>%s</CtrlSum>\n<InitgPty>", x->ps->n, amt);
+    b_el(b, "Nm", x->d->name);
+    b_str(b, "<Id><OrgId><Othr>");
+    b_el(b, "Id", x->d->initg_id);
+    b_fmt(b, "<SchmeNm><Cd>%s</Cd></SchmeNm></Othr></OrgId></Id></InitgPty>\n</GrpHdr>\n",
+          x->prof->initg_scheme);
+
+    b_str(b, "<PmtInf>\n");
+    b_fmt(b, "<PmtInfId>%s-1</PmtInfId>\n<PmtMtd>TRF</PmtMtd>\n<BtchBookg>true</BtchBookg>\n",
+          x->msg_id);
+    b_fmt(b, "<NbOfTxs>%zu</NbOfTxs>\n<CtrlSum>%s</CtrlSum>\n<PmtTpInf>", x->ps->n, amt);
+    if (x->prof->svc_lvl)
+        b_fmt(b, "<SvcLvl><Cd>%s</Cd></SvcLvl>", x->prof->svc_lvl);
+    b_str(b, "<CtgyPurp><Cd>SALA</Cd></CtgyPurp></PmtTpInf>\n");
+    if (v09)
+        b_fmt(b, "<ReqdExctnDt><Dt>%s</Dt></ReqdExctnDt>\n", x->exec_date);
+    else
+        b_fmt(b, "<ReqdExctnDt>%s</ReqdExctnDt>\n", x->exec_date);
+    b_str(b, "<Dbtr>");
+    b_el(b, "Nm", x->d->name);
+    b_str(b, "</Dbtr>\n<DbtrAcct><Id>");
+    if (x->d->iban)
+        b_fmt(b, "<IBAN>%s</IBAN>", x->d->iban_s);
+    else
+        b_bban(b, x->prof, x->d->acc.clearing, x->d->acc.account);
+    b_str(b, "</Id><Ccy>SEK</Ccy></DbtrAcct>\n<DbtrAgt>");
+    if (x->o->debtor_bic && x->o->debtor_bic[0])
+        b_fmt(b, "<FinInstnId><%s>%s</%s></FinInstnId>", v09 ? "BICFI" : "BIC",
+              x->o->debtor_bic, v09 ? "BICFI" : "BIC");
+    else if (!x->d->iban)
+        b_clearing_agent(b, x->d->acc.clearing);
+    else
+        b_str(b, "<FinInstnId><Othr><Id>NOTPROVIDED</Id></Othr></FinInstnId>");
+    b_str(b, "</DbtrAgt>\n");
+
+    for (size_t i = 0; i < x->ps->n; i++) {
+        const payee *p = &x->ps->p[i];
+        field_money_format(p->net, amt);
+        b_str(b, "<CdtTrfTxInf><PmtId>");
+        b_el(b, "EndToEndId", p->e2e);
+        b_fmt(b, "</PmtId><Amt><InstdAmt Ccy=\"SEK\">%s</InstdAmt></Amt>", amt);
+        if (!p->is_iban) {
+            b_str(b, "<CdtrAgt>");
+            b_clearing_agent(b, p->clearing);
+            b_str(b, "</CdtrAgt>");
+        }
+        /* Name only: no PstlAdr for anyone, so a protected identity's address can never
+         * leave the appliance (the schema makes the address optional). */
+        b_str(b, "<Cdtr>");
+        b_el(b, "Nm", p->name);
+        b_str(b, "</Cdtr><CdtrAcct><Id>");
+        if (p->is_iban)
+            b_fmt(b, "<IBAN>%s</IBAN>", p->iban);
+        else
+            b_bban(b, x->prof, p->clearing, p->account);
+        b_str(b, "</Id></CdtrAcct>");
+        if (x->prof->rmtinf_allowed)
+            b_fmt(b, "<RmtInf><Ustrd>L\xc3\xb6n %s</Ustrd></RmtInf>", x->period);
+        b_str(b, "</CdtTrfTxInf>\n");
+    }
+    b_str(b, "</PmtInf>\n</CstmrCdtTrfInitn>\n</Document>\n");
+}
+
+/* --- the whole write ------------------------------------------------------------------------- */
+
+static int read_run(vault *v, int64_t run, char status[16], char pay_date[11], char period[8])
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(vault_db(v),
+                                 "SELECT status, pay_date, period FROM payruns WHERE id = ?1", -1,
+                                 &st, NULL);
+    int rc;
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, run);
+        src = sqlite3_step(st);
+    }
+    if (src == SQLITE_ROW) {
+        snprintf(status, 16, "%s", col(st, 0));
+        snprintf(pay_date, 11, "%s", col(st, 1));
+        snprintf(period, 8, "%s", col(st, 2));
+        rc = RL_OK;
+    } else if (src == SQLITE_DONE) {
+        rc = err_set(RL_EDATA, "no pay run %lld", (long long)run);
+    } else {
+        rc = vault_sql_error(v, src, "reading the pay run");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int read_text(vault *v, const char *sql, char *out, size_t cap)
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(vault_db(v), sql, -1, &st, NULL);
+    int rc = RL_EDATA;
+    out[0] = '\0';
+    if (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        snprintf(out, cap, "%s", col(st, 0));
+        rc = RL_OK;
+    } else if (src != SQLITE_DONE) {
+        rc = vault_sql_error(v, src, "reading the vault");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int payfile_write(vault *v, int64_t payrun_id, const payfile_options *o, const char *out_path,
+                  payfile_summary *sum)
+{
+    payees ps = {0};
+    buf b = {0};
+    char(*ids)[36] = NULL;
+    uint8_t key[32];
+    bool in_tx = false, written = false;
+    debtor d;
+    memset(&d, 0, sizeof d);
+    memset(sum, 0, sizeof *sum);
+    int rc = vault_require_role(v, VAULT_ROLE_APPROVER | VAULT_ROLE_ADMIN,
+                                "writing a payment file");
+    if (rc != RL_OK)
+        return rc;
+
+    /* Phase 1: check everything, write nothing. */
+    char status[16], pay_date[11], period[8];
+    if ((rc = read_run(v, payrun_id, status, pay_date, period)) != RL_OK)
+        return rc;
+    if (strcmp(status, "approved") != 0)
+        return err_set(RL_EDATA, "pay run %lld is not approved (status %s%s): only an approved "
+                                 "pay run can be paid",
+                       (long long)payrun_id, status,
+                       strcmp(status, "approved1") == 0 ? ", a second approver must release it"
+                                                        : "");
+    const payfile_profile *prof = payfile_profile_find(o->profile ? o->profile : "generic");
+    if ((rc = check_options(o, prof, &d)) != RL_OK)
+        return rc;
+    char orgnr[16];
+    if (read_text(v, "SELECT employer_orgnr FROM snapshot WHERE id = 1", orgnr, sizeof orgnr) !=
+        RL_OK)
+        return err_set(RL_EDATA, "the vault holds no snapshot (employer organisation number)");
+    d.initg_id = prof->initg_id_agreement                  ? o->agreement_id
+                 : (o->initiator_id && o->initiator_id[0]) ? o->initiator_id
+                                                           : orgnr;
+    lookup L = {v, prof, pay_date, o->ceiling_ore ? o->ceiling_ore : PAYFILE_DEFAULT_CEILING_ORE,
+                NULL, NULL, NULL};
+    if ((rc = load_payees(&L, payrun_id, &ps)) != RL_OK)
+        goto cleanup;
+    if (ps.n == 0) {
+        rc = err_set(RL_EDATA, "pay run %lld pays nobody: no payment file", (long long)payrun_id);
+        goto cleanup;
+    }
+    int64_t total = 0;
+    for (size_t i = 0; i < ps.n; i++)
+        total += ps.p[i].net; /* each <= 4 * FIELD_MAX_ORE: no overflow below 10^6 persons */
+
+    /* Phase 2: identifiers, the document and its audit entry in one transaction. */
+    if ((rc = vault_begin(v)) != RL_OK)
+        goto cleanup;
+    in_tx = true;
+    if ((rc = e2e_key(v, true, key)) != RL_OK)
+        goto cleanup;
+    ids = calloc(ps.n, sizeof *ids);
+    if (ids == NULL) {
+        rc = err_set(RL_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < ps.n; i++) {
+        e2e_make(key, payrun_id, ps.p[i].pnr, ps.p[i].e2e);
+        memcpy(ids[i], ps.p[i].e2e, sizeof ids[i]);
+    }
+    qsort(ids, ps.n, sizeof *ids, cmp_e2e);
+    for (size_t i = 1; i < ps.n; i++)
+        if (strcmp(ids[i - 1], ids[i]) == 0) {
+            /* 48 bits per id: practically impossible, but never send an ambiguous file. */
+            rc = err_set(RL_EDATA, "two payments got the same EndToEndId; no file written");
+            goto cleanup;
+        }
+    char seq_text[32] = "0", vid[80];
+    if (vault_config_get(v, "payfile.msgid_seq", seq_text, sizeof seq_text) != RL_OK)
+        snprintf(seq_text, sizeof seq_text, "0");
+    if ((rc = read_text(v, "SELECT value FROM meta WHERE key = 'vault_id'", vid, sizeof vid)) !=
+        RL_OK)
+        goto cleanup;
+    unsigned long long seq = strtoull(seq_text, NULL, 10) + 1;
+    char now[21];
+    vault_now(now);
+    /* "RL" + the vault's id (unique per appliance) + the day (so a vault restored from an
+     * older backup, whose counter went back, still does not repeat an earlier day's id) +
+     * the counter. At most 6 + 2 + 8 + 1 + 6 + 1 + 10 = 34 characters. */
+    snprintf(sum->msg_id, sizeof sum->msg_id, "%sRL%.8s-%.2s%.2s%.2s-%06llu",
+             o->drill ? "DRILL-" : "", vid, now + 2, now + 5, now + 8, seq % 10000000000ULL);
+    for (char *c = sum->msg_id; *c; c++)
+        if (*c >= 'a' && *c <= 'z')
+            *c = (char)(*c - 'a' + 'A');
+    snprintf(seq_text, sizeof seq_text, "%llu", seq);
+    if ((rc = vault_config_set(v, "payfile.msgid_seq", seq_text)) != RL_OK)
+        goto cleanup;
+    doc x = {o, prof, &d, sum->msg_id, now, pay_date, period, &ps, total};
+    build(&b, &x);
+    if (b.oom) {
+        rc = err_set(RL_ENOMEM, "out of memory building the payment file");
+        goto cleanup;
+    }
+    uint8_t h[32];
+    crypto_hash_sha256(h, (const unsigned char *)b.p, b.n);
+    sodium_bin2hex(sum->sha256, sizeof sum->sha256, h, sizeof h);
+    sum->count = ps.n;
+    sum->total_ore = total;
+    memcpy(sum->exec_date, pay_date, sizeof sum->exec_date);
+    char detail[600];
+    snprintf(detail, sizeof detail,
+             "payment file for pay run %lld: msgid %s, pain.001.001.%s, profile %s, %zu payments,"
+             " total %lld ore, execution date %s, sha256 %s%s",
+             (long long)payrun_id, sum->msg_id, o->format == PAYFILE_PAIN001_09 ? "09" : "03",
+             prof->name, ps.n, (long long)total, pay_date, sum->sha256, o->drill ? ", drill" : "");
+    if ((rc = vault_audit(v, "payfile.write", detail)) != RL_OK)
+        goto cleanup;
+
+    /* Phase 3: the file, then the commit (the file is removed if the commit fails). */
+    if ((rc = file_write_atomic(out_path, b.p, b.n, 0600)) != RL_OK)
+        goto cleanup;
+    written = true;
+    if ((rc = vault_commit(v)) != RL_OK)
+        goto cleanup;
+    in_tx = false;
+cleanup:
+    if (in_tx)
+        vault_rollback(v);
+    if (rc != RL_OK) {
+        if (written)
+            (void)unlink(out_path);
+        memset(sum, 0, sizeof *sum);
+    }
+    sodium_memzero(key, sizeof key);
+    free(ids);
+    free(b.p);
+    free(ps.p);
+    return rc;
+}

@@ -1,0 +1,87 @@
+/* payfile: the ISO 20022 salary payment file (pain.001, SALA) for an approved pay run.
+ *
+ * One file per call: one PmtInf for the pay run's pay date, one CdtTrfTxInf per person paid
+ * (net summed over the person's employments), amounts from integer öre. Bank differences
+ * live in data (profiles.c, docs/payfile.md), never in code branches. Everything is checked
+ * before anything is written: a refusal leaves no file and no trace in the vault but the
+ * message. Signing is not done here (docs/payfile.md: what remains). */
+#ifndef RL_PAYFILE_H
+#define RL_PAYFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vault/vault.h"
+
+typedef enum {
+    PAYFILE_PAIN001_03 = 0, /* pain.001.001.03: the default, what Swedish banks take today */
+    PAYFILE_PAIN001_09 = 1
+} payfile_format;
+
+/* Default ceiling for one person's payment: 1 000 000.00 SEK. */
+#define PAYFILE_DEFAULT_CEILING_ORE 100000000LL
+
+/* A bank's variant of the message. Every value is to be confirmed against the bank's
+ * message implementation guide (MIG); docs/payfile.md lists what is and is not confirmed. */
+typedef struct {
+    const char *name;          /* "generic", "seb", "handelsbanken", "nordea", "swedbank" */
+    const char *bank;          /* display name */
+    bool othr_id_with_clearing; /* CdtrAcct/DbtrAcct Othr/Id = clearing + account */
+    bool initg_id_agreement;   /* InitgPty id: the bank agreement id (else the orgnr) */
+    const char *initg_scheme;  /* InitgPty/Id/OrgId/Othr/SchmeNm/Cd ("BANK", "CUST") */
+    bool rmtinf_allowed;       /* RmtInf/Ustrd ("Lön YYYY-MM") on SALA payments */
+    const char *svc_lvl;       /* PmtTpInf/SvcLvl/Cd, or NULL for none */
+    size_t name_max;           /* Cdtr/Nm length in characters */
+} payfile_profile;
+
+/* The profile named name (case-insensitive), or NULL. */
+const payfile_profile *payfile_profile_find(const char *name);
+size_t payfile_profile_count(void);
+const payfile_profile *payfile_profile_at(size_t i);
+
+typedef struct {
+    payfile_format format;
+    const char *profile;         /* NULL: "generic" */
+    const char *debtor_name;     /* the employer as the bank knows it (required) */
+    const char *debtor_iban;     /* the debtor account: an IBAN, or ... */
+    const char *debtor_clearing; /* ... clearing + account (BBAN) */
+    const char *debtor_account;
+    const char *debtor_bic;      /* DbtrAgt BIC (optional: else the clearing, or NOTPROVIDED) */
+    const char *agreement_id;    /* the bank agreement / customer id (profiles that use it) */
+    const char *initiator_id;    /* overrides the snapshot's employer_orgnr as InitgPty id */
+    int64_t ceiling_ore;         /* per person; 0: PAYFILE_DEFAULT_CEILING_ORE */
+    bool drill;                  /* a drill file: MsgId prefixed "DRILL-" */
+} payfile_options;
+
+typedef struct {
+    char msg_id[36];
+    uint64_t count;       /* CdtTrfTxInf (persons paid) */
+    int64_t total_ore;    /* CtrlSum in öre */
+    char exec_date[11];   /* ReqdExctnDt, YYYY-MM-DD */
+    char sha256[65];      /* of the file written (hex), as audited */
+} payfile_summary;
+
+/* Writes the payment file for approved pay run payrun_id to out_path atomically (mode
+ * 0600), records the new MsgId and an audit entry in one vault transaction, and fills *sum.
+ * Approvers and administrators only. Returns 0, RL_EDATA (pay run not approved, bad
+ * options, a negative or too large net, a person without a valid account: named by
+ * employment and masked personnummer; no file written), RL_EAUTH (role), RL_EIO. */
+int payfile_write(vault *v, int64_t payrun_id, const payfile_options *o, const char *out_path,
+                  payfile_summary *sum) __attribute__((warn_unused_result));
+
+/* The EndToEndId of pnr (12 digits) in pay run payrun_id: "RL<run>-" + 12 hex digits of
+ * HMAC-SHA-256 under the vault's payfile key, so it is deterministic per vault (the pain.002
+ * status import maps back by recomputing) and reveals nothing about the person. RL_EDATA if
+ * no payment file was ever written (no key yet). */
+int payfile_end_to_end_id(vault *v, int64_t payrun_id, const char *pnr, char out[36])
+    __attribute__((warn_unused_result));
+
+/* Transliterates UTF-8 text to the character set Swedish banks accept (docs/payfile.md):
+ * ASCII letters, digits, space and / - ? : ( ) . , ' + & < > " kept; å ä ö Å Ä Ö é É ü Ü
+ * kept; other Latin letters mapped to ASCII (æ -> ae, ł -> l, ...); anything else '?'.
+ * At most max_chars characters; out (cap bytes) is always NUL-terminated. Not escaped: the
+ * writer escapes & < > " ' for XML. Returns the number of characters written. */
+size_t payfile_transliterate(const char *in, size_t max_chars, char *out, size_t cap);
+
+#endif
