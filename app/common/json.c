@@ -154,7 +154,13 @@ static size_t utf8_seq(const unsigned char *p, size_t avail, const char **why)
     return need;
 }
 
-static size_t utf8_put(char *out, uint32_t cp)
+size_t json_utf8_seq(const unsigned char *p, size_t avail, const char **why)
+{
+    const char *ignored;
+    return utf8_seq(p, avail, why ? why : &ignored);
+}
+
+size_t json_utf8_put(char *out, uint32_t cp)
 {
     if (cp < 0x80) {
         out[0] = (char)cp;
@@ -274,7 +280,7 @@ static int parse_string(parser *ps, char **out, size_t *out_len)
             cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
             i += 6;
         }
-        n += utf8_put(buf + n, cp);
+        n += json_utf8_put(buf + n, cp);
         i += 6;
     }
     buf[n] = '\0';

@@ -36,6 +36,13 @@ size_t json_len(const json_value *v); /* elements of an array or members of an o
 const json_value *json_at(const json_value *v, size_t i); /* array element or member value */
 const char *json_key_at(const json_value *v, size_t i);   /* member key, objects only */
 
+/* For other strict readers of the same grammar (the rules engine's direct JSON-to-Lua
+ * reader): the length of the valid UTF-8 sequence at p (avail bytes left; p[0] >= 0x80),
+ * or 0 with *why (may be NULL) saying what is wrong; and the UTF-8 encoding of code
+ * point cp written to out (1-4 bytes; returns the count). */
+size_t json_utf8_seq(const unsigned char *p, size_t avail, const char **why);
+size_t json_utf8_put(char *out, uint32_t cp);
+
 /* Writes s as a JSON string literal (with quotes), escaping as RFC 8259 requires. */
 void json_write_string(FILE *f, const char *s);
 

@@ -999,62 +999,6 @@ static bool in_hex4(const unsigned char *p, uint32_t *out)
     return true;
 }
 
-/* Length of the valid UTF-8 sequence at p (2-4 bytes; p[0] >= 0x80), or 0: RFC 3629 as
- * json.c's utf8_seq (no overlongs, no surrogates, nothing past U+10FFFF). */
-static size_t in_utf8(const unsigned char *p, size_t avail)
-{
-    unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-    size_t need;
-    if (c < 0xc2)
-        return 0; /* a continuation byte, or an overlong 2-byte form */
-    if (c < 0xe0) {
-        need = 2;
-    } else if (c < 0xf0) {
-        need = 3;
-        if (c == 0xe0)
-            lo = 0xa0;
-        else if (c == 0xed)
-            hi = 0x9f;
-    } else if (c < 0xf5) {
-        need = 4;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-    } else {
-        return 0;
-    }
-    if (avail < need || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < need; i++)
-        if (p[i] < 0x80 || p[i] > 0xbf)
-            return 0;
-    return need;
-}
-
-static size_t in_utf8_put(char *out, uint32_t cp)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xc0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xe0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        out[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    out[0] = (char)(0xf0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    out[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
 
 /* Decodes the body of a string literal that in_string accepted (n source bytes, no
  * quotes) into out, which has room for n bytes (decoding never lengthens). */
@@ -1092,7 +1036,7 @@ static size_t in_unescape(const unsigned char *p, size_t n, char *out)
             cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
             i += 6;
         }
-        o += in_utf8_put(out + o, cp);
+        o += json_utf8_put(out + o, cp);
     }
     return o;
 }
@@ -1117,7 +1061,7 @@ static bool in_string(in_scan *s, bool *esc)
             continue;
         }
         if (c >= 0x80) {
-            size_t k = in_utf8(p + i, n - i);
+            size_t k = json_utf8_seq(p + i, n - i, NULL);
             if (k == 0)
                 return false;
             i += k;
