@@ -185,7 +185,7 @@ size_t json_utf8_put(char *out, uint32_t cp)
 }
 
 /* Reads the 4 hex digits of a \u escape at p (bounds checked by the caller). */
-static int hex4(const unsigned char *p, uint32_t *out)
+int json_hex4(const unsigned char *p, uint32_t *out)
 {
     uint32_t v = 0;
     for (int i = 0; i < 4; i++) {
@@ -261,7 +261,7 @@ static int parse_string(parser *ps, char **out, size_t *out_len)
             goto cleanup;
         }
         uint32_t cp;
-        if (end - i < 6 || hex4(ps->p + i + 2, &cp) != 0) {
+        if (end - i < 6 || json_hex4(ps->p + i + 2, &cp) != 0) {
             rc = fail_at(ps, i, "\\u must be followed by 4 hex digits");
             goto cleanup;
         }
@@ -272,7 +272,7 @@ static int parse_string(parser *ps, char **out, size_t *out_len)
         if (cp >= 0xd800 && cp <= 0xdbff) {
             uint32_t lo;
             if (end - i < 12 || ps->p[i + 6] != '\\' || ps->p[i + 7] != 'u' ||
-                hex4(ps->p + i + 8, &lo) != 0 || lo < 0xdc00 || lo > 0xdfff) {
+                json_hex4(ps->p + i + 8, &lo) != 0 || lo < 0xdc00 || lo > 0xdfff) {
                 rc = fail_at(ps, i, "high surrogate in \\u escape not followed by a \\u low "
                                     "surrogate");
                 goto cleanup;

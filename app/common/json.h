@@ -42,6 +42,9 @@ const char *json_key_at(const json_value *v, size_t i);   /* member key, objects
  * point cp written to out (1-4 bytes; returns the count). */
 size_t json_utf8_seq(const unsigned char *p, size_t avail, const char **why);
 size_t json_utf8_put(char *out, uint32_t cp);
+/* The value of the 4 hex digits of a \u escape at p (4 bytes must be readable): 0, or -1
+ * if one is not a hex digit. */
+int json_hex4(const unsigned char *p, uint32_t *out);
 
 /* Writes s as a JSON string literal (with quotes), escaping as RFC 8259 requires. */
 void json_write_string(FILE *f, const char *s);

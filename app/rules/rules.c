@@ -979,26 +979,6 @@ static void in_ws(const unsigned char *p, size_t len, size_t *pos)
         (*pos)++;
 }
 
-static bool in_hex4(const unsigned char *p, uint32_t *out)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) {
-        unsigned char c = p[i];
-        uint32_t d;
-        if (c >= '0' && c <= '9')
-            d = (uint32_t)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            d = (uint32_t)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            d = (uint32_t)(c - 'A' + 10);
-        else
-            return false;
-        v = v << 4 | d;
-    }
-    *out = v;
-    return true;
-}
-
 
 /* Decodes the body of a string literal that in_string accepted (n source bytes, no
  * quotes) into out, which has room for n bytes (decoding never lengthens). */
@@ -1029,10 +1009,10 @@ static size_t in_unescape(const unsigned char *p, size_t n, char *out)
             continue;
         }
         uint32_t cp = 0, lo = 0;
-        (void)in_hex4(p + i + 2, &cp);
+        (void)json_hex4(p + i + 2, &cp);
         i += 6;
         if (cp >= 0xd800 && cp <= 0xdbff) {
-            (void)in_hex4(p + i + 2, &lo);
+            (void)json_hex4(p + i + 2, &lo);
             cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
             i += 6;
         }
@@ -1077,10 +1057,10 @@ static bool in_string(in_scan *s, bool *esc)
             continue;
         }
         uint32_t cp, lo;
-        if (e != 'u' || n - i < 6 || !in_hex4(p + i + 2, &cp) || (cp >= 0xdc00 && cp <= 0xdfff))
+        if (e != 'u' || n - i < 6 || json_hex4(p + i + 2, &cp) != 0 || (cp >= 0xdc00 && cp <= 0xdfff))
             return false;
         if (cp >= 0xd800 && cp <= 0xdbff) {
-            if (n - i < 12 || p[i + 6] != '\\' || p[i + 7] != 'u' || !in_hex4(p + i + 8, &lo) ||
+            if (n - i < 12 || p[i + 6] != '\\' || p[i + 7] != 'u' || json_hex4(p + i + 8, &lo) != 0 ||
                 lo < 0xdc00 || lo > 0xdfff)
                 return false;
             i += 6;
