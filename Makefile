@@ -20,8 +20,8 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wconversion -Wformat=2 -Wstrict-prototyp
         -Wmissing-prototypes -Wvla -Wno-sign-conversion
 CFLAGS_BASE := -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) -fstack-protector-strong \
         -DRL_RULES_DIR='"$(CURDIR)/app/rules"' \
-        -D_FORTIFY_SOURCE=2 -fPIE -MMD -MP -Iapp
-LDFLAGS_BASE := -pie -Wl,-z,relro,-z,now
+        -D_FORTIFY_SOURCE=2 -fPIE -MMD -MP -Iapp -pthread
+LDFLAGS_BASE := -pie -Wl,-z,relro,-z,now -pthread
 
 ifeq ($(SANITIZE),1)
   SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer

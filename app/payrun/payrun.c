@@ -2,6 +2,7 @@
  * reviewing the result, and the two-person release (see payrun.h). */
 #include "payrun/payrun.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -194,6 +195,276 @@ static void regs_for(const regs *rs, const char *id, size_t *first, size_t *coun
     *count = hi > lo ? hi - lo : 0;
 }
 
+/* --- every employment, with what the rules and the warnings need ------------------------- */
+
+/* Per person: protected identity and whether the snapshot holds an account. Loaded once in
+ * pnr order so the pay run looks people up in memory instead of joining per employment
+ * (the joins cost more than the rules did at 100 000 employments). */
+typedef struct {
+    char pnr[16];
+    uint8_t protected_id, has_account;
+} person;
+
+typedef struct {
+    person *p;
+    size_t n;
+    char (*bank)[16]; /* people with an approved bank change, sorted */
+    size_t nbank;
+} people;
+
+static void people_free(people *ps)
+{
+    free(ps->p);
+    free(ps->bank);
+}
+
+static int pnr_copy(char dst[16], const unsigned char *src)
+{
+    size_t n = src ? strlen((const char *)src) : 0;
+    if (n == 0 || n >= 16)
+        return err_set(RL_EINTEGRITY, "the vault holds a malformed personnummer");
+    memcpy(dst, src, n + 1);
+    return RL_OK;
+}
+
+static int people_load(vault *v, people *ps)
+{
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    int rc = RL_OK;
+    memset(ps, 0, sizeof *ps);
+    /* Both queries return pnr order (the employees primary key, an explicit ORDER BY). */
+    int src = sqlite3_prepare_v2(vault_db(v),
+                                 "SELECT pnr, protected, clearing IS NOT NULL OR iban IS NOT NULL"
+                                 " FROM employees ORDER BY pnr",
+                                 -1, &st, NULL);
+    while (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        src = SQLITE_OK;
+        if (ps->n == cap) {
+            cap = cap ? cap * 2 : 4096;
+            person *p = realloc(ps->p, cap * sizeof *p);
+            if (p == NULL) {
+                rc = err_set(RL_ENOMEM, "out of memory");
+                goto cleanup;
+            }
+            ps->p = p;
+        }
+        person *p = &ps->p[ps->n];
+        if ((rc = pnr_copy(p->pnr, sqlite3_column_text(st, 0))) != RL_OK)
+            goto cleanup;
+        p->protected_id = sqlite3_column_int(st, 1) != 0;
+        p->has_account = sqlite3_column_int(st, 2) != 0;
+        ps->n++;
+    }
+    if (src != SQLITE_DONE) { /* SQLITE_OK here: the statement did not compile */
+        rc = vault_sql_error(v, src, "reading employees");
+        goto cleanup;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    cap = 0;
+    src = sqlite3_prepare_v2(vault_db(v),
+                             "SELECT DISTINCT pnr FROM registrations WHERE type = 'bank_change'"
+                             " AND status IN ('approved','exported') ORDER BY pnr",
+                             -1, &st, NULL);
+    while (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        src = SQLITE_OK;
+        if (ps->nbank == cap) {
+            cap = cap ? cap * 2 : 64;
+            char(*b)[16] = realloc(ps->bank, cap * sizeof *b);
+            if (b == NULL) {
+                rc = err_set(RL_ENOMEM, "out of memory");
+                goto cleanup;
+            }
+            ps->bank = b;
+        }
+        if ((rc = pnr_copy(ps->bank[ps->nbank], sqlite3_column_text(st, 0))) != RL_OK)
+            goto cleanup;
+        ps->nbank++;
+    }
+    if (src != SQLITE_DONE)
+        rc = vault_sql_error(v, src, "reading bank changes");
+cleanup:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Binary search in an array of records that start with a NUL-terminated pnr. */
+static const void *by_pnr(const void *base, size_t n, size_t size, const char *pnr)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp((const char *)base + mid * size, pnr);
+        if (c == 0)
+            return (const char *)base + mid * size;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* One employment as the rules see it (docs/pay-rules.md). */
+typedef struct {
+    const char *id, *pnr, *start, *end, *pay_type;
+    int64_t salary, extent;
+    int tax_table, tax_column;
+    int64_t tax_fixed; /* < 0: by table */
+    bool has_last;
+    int64_t last_gross, last_tax, last_ded, last_net;
+    bool hired;
+    bool protected_id, has_bank; /* for the warnings */
+} employment;
+
+/* Walks the snapshot's employments in id order, merged with the last pay run (same key,
+ * same order), then the live approved hires. */
+typedef struct {
+    sqlite3_stmt *emp, *last, *hire, *last_one;
+    int last_row; /* SQLITE_ROW while the last-run cursor holds a row */
+    int phase;    /* 0 snapshot employments, 1 hires, 2 done */
+    people ps;
+} source;
+
+static void source_close(source *s)
+{
+    sqlite3_finalize(s->emp);
+    sqlite3_finalize(s->last);
+    sqlite3_finalize(s->hire);
+    sqlite3_finalize(s->last_one);
+    people_free(&s->ps);
+}
+
+static int source_open(vault *v, source *s)
+{
+    sqlite3 *db = vault_db(v);
+    memset(s, 0, sizeof *s);
+    int rc = people_load(v, &s->ps);
+    if (rc != RL_OK)
+        return rc;
+    int src = sqlite3_prepare_v2(
+        db,
+        "SELECT employment_id, pnr, start_date, end_date, pay_type,"
+        " coalesce(monthly_salary_ore, hourly_rate_ore), extent_hundredths, tax_table,"
+        " tax_column, coalesce(tax_fixed_hundredths, -1), 0, 0 FROM employments"
+        " ORDER BY employment_id",
+        -1, &s->emp, NULL);
+    if (src == SQLITE_OK)
+        src = sqlite3_prepare_v2(db,
+                                 "SELECT employment_id, gross_ore, tax_ore, deductions_ore, net_ore"
+                                 " FROM last_payrun ORDER BY employment_id",
+                                 -1, &s->last, NULL);
+    if (src == SQLITE_OK)
+        src = sqlite3_prepare_v2(db,
+                                 "SELECT employment_id, gross_ore, tax_ore, deductions_ore, net_ore"
+                                 " FROM last_payrun WHERE employment_id = ?1",
+                                 -1, &s->last_one, NULL);
+    /* A hire's own fields give what the snapshot would: the person may be new. */
+    if (src == SQLITE_OK)
+        src = sqlite3_prepare_v2(
+            db,
+            "SELECT employment_id, pnr, effective_date, end_date,"
+            " json_extract(fields,'$.pay_type'), coalesce(json_extract(fields,"
+            " '$.monthly_salary_ore'), json_extract(fields,'$.hourly_rate_ore')),"
+            " CAST(round(CAST(json_extract(fields,'$.extent_pct') AS REAL) * 100) AS INTEGER),"
+            " json_extract(fields,'$.tax_table'), json_extract(fields,'$.tax_column'),"
+            " coalesce(CAST(round(CAST(json_extract(fields,'$.tax_fixed_pct') AS REAL) * 100)"
+            " AS INTEGER), -1), coalesce(json_extract(fields, '$.protected_identity'), 0),"
+            " json_extract(fields,'$.clearing') IS NOT NULL OR json_extract(fields,'$.iban')"
+            " IS NOT NULL FROM registrations WHERE type = 'hire' AND status IN"
+            " ('approved','exported') AND uuid NOT IN (SELECT corrects FROM registrations WHERE"
+            " corrects IS NOT NULL AND status IN ('approved','exported')) ORDER BY employment_id",
+            -1, &s->hire, NULL);
+    if (src == SQLITE_OK) {
+        src = sqlite3_step(s->last);
+        s->last_row = src;
+        if (src == SQLITE_ROW || src == SQLITE_DONE)
+            src = SQLITE_OK;
+    }
+    if (src != SQLITE_OK) {
+        rc = vault_sql_error(v, src, "reading the employments");
+        source_close(s);
+    }
+    return rc;
+}
+
+static void read_last(sqlite3_stmt *st, employment *e)
+{
+    e->has_last = true;
+    e->last_gross = sqlite3_column_int64(st, 1);
+    e->last_tax = sqlite3_column_int64(st, 2);
+    e->last_ded = sqlite3_column_int64(st, 3);
+    e->last_net = sqlite3_column_int64(st, 4);
+}
+
+/* The next employment: 1 and *e (valid until the next call), 0 at the end, or an error. */
+static int source_next(vault *v, source *s, employment *e)
+{
+    sqlite3_stmt *q = s->phase == 0 ? s->emp : s->hire;
+    int src;
+    for (;;) {
+        if (s->phase == 2)
+            return 0;
+        q = s->phase == 0 ? s->emp : s->hire;
+        src = sqlite3_step(q);
+        if (src == SQLITE_ROW)
+            break;
+        if (src != SQLITE_DONE)
+            return vault_sql_error(v, src, "reading the employments");
+        s->phase++;
+    }
+    memset(e, 0, sizeof *e);
+    e->id = (const char *)sqlite3_column_text(q, 0);
+    e->pnr = (const char *)sqlite3_column_text(q, 1);
+    e->start = (const char *)sqlite3_column_text(q, 2);
+    e->end = (const char *)sqlite3_column_text(q, 3);
+    e->pay_type = (const char *)sqlite3_column_text(q, 4);
+    e->salary = sqlite3_column_int64(q, 5);
+    e->extent = sqlite3_column_int64(q, 6);
+    e->tax_table = sqlite3_column_int(q, 7);
+    e->tax_column = sqlite3_column_int(q, 8);
+    e->tax_fixed = sqlite3_column_int64(q, 9);
+    e->hired = s->phase == 1;
+    if (e->id == NULL || e->pnr == NULL || e->start == NULL || e->pay_type == NULL)
+        return err_set(RL_EINTEGRITY, "an employment in the vault lacks its id, person, start "
+                                      "date or pay type");
+    if (s->phase == 0) {
+        /* Merge: both cursors are in employment_id order (BINARY collation = strcmp). */
+        while (s->last_row == SQLITE_ROW) {
+            int c = strcmp((const char *)sqlite3_column_text(s->last, 0), e->id);
+            if (c > 0)
+                break;
+            if (c == 0) {
+                read_last(s->last, e);
+                break;
+            }
+            if ((s->last_row = sqlite3_step(s->last)) != SQLITE_ROW && s->last_row != SQLITE_DONE)
+                return vault_sql_error(v, s->last_row, "reading the last pay run");
+        }
+    } else {
+        sqlite3_reset(s->last_one);
+        sqlite3_bind_text(s->last_one, 1, e->id, -1, SQLITE_TRANSIENT);
+        if ((src = sqlite3_step(s->last_one)) == SQLITE_ROW)
+            read_last(s->last_one, e);
+        else if (src != SQLITE_DONE)
+            return vault_sql_error(v, src, "reading the last pay run");
+    }
+    /* The snapshot knows the person unless the hire brought a new one; an approved bank
+     * change (or its approved correction) always gives an account. */
+    const person *p = by_pnr(s->ps.p, s->ps.n, sizeof *s->ps.p, e->pnr);
+    if (p) {
+        e->protected_id = p->protected_id;
+        e->has_bank = p->has_account;
+    } else {
+        e->protected_id = sqlite3_column_int(q, 10) != 0;
+        e->has_bank = sqlite3_column_int(q, 11) != 0;
+    }
+    if (by_pnr(s->ps.bank, s->ps.nbank, sizeof *s->ps.bank, e->pnr))
+        e->has_bank = true;
+    return 1;
+}
+
 /* --- building the rules' input ------------------------------------------------------------ */
 
 typedef struct {
@@ -235,19 +506,39 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
         sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
+/* Format-free appends for the per-employment paths (vsnprintf there cost more than the
+ * SQL did). */
+static void sb_cat(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+
+static void sb_int(sbuf *b, int64_t v)
+{
+    char t[24], *p = t + sizeof t;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    sb_put(b, p, (size_t)(t + sizeof t - p));
+}
+
 /* A JSON string; the inputs here are ids, dates and validated text without quotes or
  * control characters, but escape anyway. */
 static void sb_str(sbuf *b, const char *s)
 {
     sb_put(b, "\"", 1);
-    for (; *s; s++) {
+    while (*s) {
+        size_t n = 0; /* a run that needs no escape goes in one piece */
+        while (s[n] && s[n] != '"' && s[n] != '\\' && (unsigned char)s[n] >= 0x20)
+            n++;
+        sb_put(b, s, n);
+        s += n;
         if (*s == '"' || *s == '\\') {
-            char e[2] = {'\\', *s};
+            char e[2] = {'\\', *s++};
             sb_put(b, e, 2);
-        } else if ((unsigned char)*s < 0x20) {
-            sb_printf(b, "\\u%04x", (unsigned char)*s);
-        } else {
-            sb_put(b, s, 1);
+        } else if (*s) {
+            sb_printf(b, "\\u%04x", (unsigned char)*s++);
         }
     }
     sb_put(b, "\"", 1);
@@ -266,39 +557,34 @@ static int64_t json_pct(const json_value *f, const char *key, int64_t dflt)
     return (s && field_pct(s, strlen(s), 0, 10000, &x) == RL_OK) ? x : dflt;
 }
 
-/* One employment as the rules see it (docs/pay-rules.md). */
-typedef struct {
-    const char *id, *pnr, *start, *end, *pay_type;
-    int64_t salary, extent;
-    int tax_table, tax_column;
-    int64_t tax_fixed; /* < 0: by table */
-    bool has_last;
-    int64_t last_gross, last_tax, last_ded, last_net;
-    bool hired;
-} employment;
-
-static void build_input(sbuf *b, const char *run_json, const char *period, const employment *e,
-                        const regs *rs, bool *changed_out, char *effective_end, size_t end_cap)
+/* Appends the rules' input for one employment to b. */
+static void build_input(sbuf *b, const char *period, const employment *e, const regs *rs)
 {
     size_t first, count;
     regs_for(rs, e->id, &first, &count);
-    b->len = 0;
     bool changed = false;
     const char *end = e->end;
     /* A termination's last day ends the employment; the earliest live one counts. */
     for (size_t i = first; i < first + count; i++)
         if (strcmp(rs->r[i].type, "termination") == 0 && (end == NULL || strcmp(rs->r[i].effective, end) < 0))
             end = rs->r[i].effective;
-    snprintf(effective_end, end_cap, "%s", end ? end : "");
-    sb_printf(b, "{\"run\":%s,\"employment_id\":", run_json);
+    sb_cat(b, "{\"employment_id\":");
     sb_str(b, e->id);
-    sb_printf(b, ",\"pay_type\":\"%s\",\"start_date\":\"%s\",\"end_date\":", e->pay_type, e->start);
+    sb_cat(b, ",\"pay_type\":");
+    sb_str(b, e->pay_type);
+    sb_cat(b, ",\"start_date\":");
+    sb_str(b, e->start);
+    sb_cat(b, ",\"end_date\":");
     if (end)
-        sb_printf(b, "\"%s\"", end);
+        sb_str(b, end);
     else
-        sb_put(b, "null", 4);
-    sb_printf(b, ",\"hired\":%s,\"salary\":[{\"from\":\"%s\",\"ore\":%lld}", e->hired ? "true" : "false",
-              e->start, (long long)e->salary);
+        sb_cat(b, "null");
+    sb_cat(b, e->hired ? ",\"hired\":true" : ",\"hired\":false");
+    sb_cat(b, ",\"salary\":[{\"from\":");
+    sb_str(b, e->start);
+    sb_cat(b, ",\"ore\":");
+    sb_int(b, e->salary);
+    sb_cat(b, "}");
     for (size_t i = first; i < first + count; i++) {
         const reg *r = &rs->r[i];
         if (strcmp(r->type, "salary_change") != 0)
@@ -313,8 +599,11 @@ static void build_input(sbuf *b, const char *run_json, const char *period, const
         }
         json_free(f);
     }
-    sb_printf(b, "],\"extent\":[{\"from\":\"%s\",\"hundredths\":%lld}", e->start,
-              (long long)e->extent);
+    sb_cat(b, "],\"extent\":[{\"from\":");
+    sb_str(b, e->start);
+    sb_cat(b, ",\"hundredths\":");
+    sb_int(b, e->extent);
+    sb_cat(b, "}");
     int tax_table = e->tax_table, tax_column = e->tax_column;
     int64_t tax_fixed = e->tax_fixed;
     for (size_t i = first; i < first + count; i++) {
@@ -335,10 +624,16 @@ static void build_input(sbuf *b, const char *run_json, const char *period, const
         }
         json_free(f);
     }
-    if (tax_fixed >= 0)
-        sb_printf(b, "],\"tax\":{\"fixed_hundredths\":%lld}", (long long)tax_fixed);
-    else
-        sb_printf(b, "],\"tax\":{\"table\":%d,\"column\":%d}", tax_table, tax_column);
+    if (tax_fixed >= 0) {
+        sb_cat(b, "],\"tax\":{\"fixed_hundredths\":");
+        sb_int(b, tax_fixed);
+    } else {
+        sb_cat(b, "],\"tax\":{\"table\":");
+        sb_int(b, tax_table);
+        sb_cat(b, ",\"column\":");
+        sb_int(b, tax_column);
+    }
+    sb_cat(b, "}");
     sb_put(b, ",\"leaves\":[", 11);
     bool comma = false;
     for (size_t i = first; i < first + count; i++) {
@@ -369,14 +664,20 @@ static void build_input(sbuf *b, const char *run_json, const char *period, const
         }
         json_free(f);
     }
-    sb_printf(b, "],\"changed\":%s,\"last\":", changed ? "true" : "false");
-    if (e->has_last)
-        sb_printf(b, "{\"gross_ore\":%lld,\"tax_ore\":%lld,\"deductions_ore\":%lld,\"net_ore\":%lld}}",
-                  (long long)e->last_gross, (long long)e->last_tax, (long long)e->last_ded,
-                  (long long)e->last_net);
-    else
-        sb_put(b, "null}", 5);
-    *changed_out = changed;
+    sb_cat(b, changed ? "],\"changed\":true,\"last\":" : "],\"changed\":false,\"last\":");
+    if (e->has_last) {
+        sb_cat(b, "{\"gross_ore\":");
+        sb_int(b, e->last_gross);
+        sb_cat(b, ",\"tax_ore\":");
+        sb_int(b, e->last_tax);
+        sb_cat(b, ",\"deductions_ore\":");
+        sb_int(b, e->last_ded);
+        sb_cat(b, ",\"net_ore\":");
+        sb_int(b, e->last_net);
+        sb_cat(b, "}}");
+    } else {
+        sb_cat(b, "null}");
+    }
 }
 
 /* --- create ------------------------------------------------------------------------------ */
@@ -410,13 +711,13 @@ static int64_t scalar(sqlite3 *db, const char *sql, const char *arg)
     return v;
 }
 
-/* Sums the rules' lines by category; RL_EDATA for a code outside GROSS_*, TAX, DED_*, NOTE. */
+/* Sums the rules' lines by category, appending the notes and the lines (JSON) to the
+ * buffers; RL_EDATA for a code outside GROSS_*, TAX, DED_*, NOTE. */
 static int sum_lines(const rules_line *l, size_t n, int64_t *gross, int64_t *tax, int64_t *ded,
                      sbuf *notes, sbuf *lines_json)
 {
+    size_t notes0 = notes->len, lines0 = lines_json->len;
     *gross = *tax = *ded = 0;
-    notes->len = 0;
-    lines_json->len = 0;
     sb_put(lines_json, "[", 1);
     for (size_t i = 0; i < n; i++) {
         if (strncmp(l[i].code, "GROSS_", 6) == 0)
@@ -426,7 +727,7 @@ static int sum_lines(const rules_line *l, size_t n, int64_t *gross, int64_t *tax
         else if (strncmp(l[i].code, "DED_", 4) == 0)
             *ded += l[i].amount_ore;
         else if (strcmp(l[i].code, "NOTE") == 0) {
-            if (notes->len)
+            if (notes->len > notes0)
                 sb_put(notes, "; ", 2);
             sb_put(notes, l[i].text, strlen(l[i].text));
             continue;
@@ -434,9 +735,11 @@ static int sum_lines(const rules_line *l, size_t n, int64_t *gross, int64_t *tax
             return err_set(RL_EDATA, "the rules returned a line with code '%.24s' (allowed: "
                                      "GROSS_*, TAX, DED_*, NOTE)",
                            l[i].code);
-        sb_printf(lines_json, "%s{\"code\":", lines_json->len > 1 ? "," : "");
+        sb_cat(lines_json, lines_json->len > lines0 + 1 ? ",{\"code\":" : "{\"code\":");
         sb_str(lines_json, l[i].code);
-        sb_printf(lines_json, ",\"amount_ore\":%lld,\"text\":", (long long)l[i].amount_ore);
+        sb_cat(lines_json, ",\"amount_ore\":");
+        sb_int(lines_json, l[i].amount_ore);
+        sb_cat(lines_json, ",\"text\":");
         sb_str(lines_json, l[i].text);
         sb_put(lines_json, "}", 1);
     }
@@ -444,20 +747,256 @@ static int sum_lines(const rules_line *l, size_t n, int64_t *gross, int64_t *tax
     return RL_OK;
 }
 
+/* --- the rules on a second core ---------------------------------------------------------- */
+
+/* A pay run is a pipeline: this thread reads employments, builds the rules' input and
+ * stores results while a worker thread runs the rules on the previous batch (the two take
+ * about the same time, and the workstation has two cores). Two batch buffers alternate and
+ * results are stored in input order, so the outcome, including the employment at which a
+ * rule error or a limit stops the run, is exactly that of one thread calling the rules in
+ * order. The worker touches only the batch it was handed, the rules object and the
+ * read-only tax tables; SQLite stays on this thread. */
+#define BATCH 256
+
+typedef struct {
+    char id[65], pnr[16];
+    bool protected_id, has_bank, has_last;
+    int64_t last_net;
+    size_t in_off, in_len;     /* in the batch's input buffer */
+    size_t line_off, line_n;   /* in the batch's lines, set by the worker */
+} item;
+
+typedef struct {
+    size_t n;
+    item it[BATCH];
+    sbuf in;
+    rules_line *lines; /* every item's lines, back to back */
+    size_t nlines, lines_cap;
+    int rc;            /* the worker's verdict */
+    size_t failed;     /* the item it stopped at */
+    char err[1024];
+} batch;
+
+typedef struct {
+    rules *r;
+    rules_line lines[MAX_LINES]; /* the worker's scratch */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    batch *job, *done;
+    bool quit, threaded;
+    pthread_t thread;
+} pipeline;
+
+static void batch_run(pipeline *pl, batch *b)
+{
+    b->rc = RL_OK;
+    b->nlines = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        item *it = &b->it[i];
+        size_t n = 0;
+        int rc = rules_call(pl->r, "pay", b->in.buf + it->in_off, it->in_len, pl->lines,
+                            MAX_LINES, &n);
+        if (rc == RL_OK && b->nlines + n > b->lines_cap) {
+            size_t cap = b->lines_cap ? b->lines_cap * 2 : BATCH * 8;
+            while (cap < b->nlines + n)
+                cap *= 2;
+            rules_line *l = realloc(b->lines, cap * sizeof *l);
+            if (l == NULL) {
+                rc = err_set(RL_ENOMEM, "out of memory");
+            } else {
+                b->lines = l;
+                b->lines_cap = cap;
+            }
+        } else if (rc != RL_OK) {
+            rc = RL_EDATA;
+        }
+        if (rc != RL_OK) {
+            b->rc = rc;
+            b->failed = i;
+            snprintf(b->err, sizeof b->err, "%s", err_msg());
+            return;
+        }
+        if (n > 0)
+            memcpy(b->lines + b->nlines, pl->lines, n * sizeof *pl->lines);
+        it->line_off = b->nlines;
+        it->line_n = n;
+        b->nlines += n;
+    }
+}
+
+static void *pipeline_worker(void *arg)
+{
+    pipeline *pl = arg;
+    pthread_mutex_lock(&pl->mu);
+    for (;;) {
+        while (pl->job == NULL && !pl->quit)
+            pthread_cond_wait(&pl->cv, &pl->mu);
+        if (pl->job == NULL)
+            break;
+        batch *b = pl->job;
+        pl->job = NULL;
+        pthread_mutex_unlock(&pl->mu);
+            batch_run(pl, b);
+        pthread_mutex_lock(&pl->mu);
+        pl->done = b;
+        pthread_cond_broadcast(&pl->cv);
+    }
+    pthread_mutex_unlock(&pl->mu);
+    return NULL;
+}
+
+/* Without a thread (pthread_create failed) the batches simply run inline. */
+static void pipeline_start(pipeline *pl, rules *r)
+{
+    memset(pl, 0, sizeof *pl);
+    pl->r = r;
+    pthread_mutex_init(&pl->mu, NULL);
+    pthread_cond_init(&pl->cv, NULL);
+    pl->threaded = pthread_create(&pl->thread, NULL, pipeline_worker, pl) == 0;
+}
+
+static void pipeline_stop(pipeline *pl)
+{
+    if (pl->threaded) {
+        pthread_mutex_lock(&pl->mu);
+        pl->quit = true;
+        pthread_cond_broadcast(&pl->cv);
+        pthread_mutex_unlock(&pl->mu);
+        pthread_join(pl->thread, NULL);
+    }
+    pthread_cond_destroy(&pl->cv);
+    pthread_mutex_destroy(&pl->mu);
+}
+
+static void pipeline_submit(pipeline *pl, batch *b)
+{
+    if (!pl->threaded) {
+        batch_run(pl, b);
+        pl->done = b;
+        return;
+    }
+    pthread_mutex_lock(&pl->mu);
+    pl->job = b;
+    pthread_cond_broadcast(&pl->cv);
+    pthread_mutex_unlock(&pl->mu);
+}
+
+static batch *pipeline_wait(pipeline *pl)
+{
+    if (pl->threaded) {
+        pthread_mutex_lock(&pl->mu);
+        while (pl->done == NULL)
+            pthread_cond_wait(&pl->cv, &pl->mu);
+    }
+    batch *b = pl->done;
+    pl->done = NULL;
+    if (pl->threaded)
+        pthread_mutex_unlock(&pl->mu);
+    return b;
+}
+
+/* Reads up to BATCH employments and builds their inputs; b->n == 0 at the end. */
+static int batch_fill(vault *v, source *es, batch *b, const char *period, const regs *rs)
+{
+    employment e;
+    int rc = 0;
+    b->n = 0;
+    b->in.len = 0;
+    while (b->n < BATCH && (rc = source_next(v, es, &e)) == 1) {
+        item *it = &b->it[b->n];
+        if (strlen(e.id) >= sizeof it->id || strlen(e.pnr) >= sizeof it->pnr)
+            return err_set(RL_EINTEGRITY, "the vault holds an over-long employment id or "
+                                          "personnummer");
+        strcpy(it->id, e.id);
+        strcpy(it->pnr, e.pnr);
+        it->protected_id = e.protected_id;
+        it->has_bank = e.has_bank;
+        it->has_last = e.has_last;
+        it->last_net = e.has_last ? e.last_net : 0;
+        it->in_off = b->in.len;
+        build_input(&b->in, period, &e, rs);
+        it->in_len = b->in.len - it->in_off;
+        b->n++;
+    }
+    if (rc < 0)
+        return rc;
+    return b->in.oom ? err_set(RL_ENOMEM, "out of memory") : RL_OK;
+}
+
 typedef struct {
     int64_t gross, tax, ded, net, last_net;
     int64_t employments, paid;
 } totals;
 
+/* Stores one computed batch in input order and adds it to the totals. */
+static int batch_store(vault *v, sqlite3_stmt *ins, int64_t run_id, const batch *b,
+                       sbuf *scratch[3], totals *t, int64_t *protected_paid)
+{
+    sbuf *warn = scratch[0], *notes = scratch[1], *lines_json = scratch[2];
+    for (size_t i = 0; i < b->n; i++) {
+        const item *it = &b->it[i];
+        int64_t gross, tax, ded;
+        notes->len = lines_json->len = 0;
+        int rc = sum_lines(b->lines + it->line_off, it->line_n, &gross, &tax, &ded, notes,
+                           lines_json);
+        if (rc != RL_OK)
+            return err_wrap(rc, "pay run aborted at employment %s (nothing was written): ",
+                            it->id);
+        int64_t net = gross - tax - ded;
+        warn->len = 0;
+        if (net < 0)
+            sb_cat(warn, "negative net; ");
+        if (it->last_net > 0 && net > 2 * it->last_net)
+            sb_cat(warn, "net more than twice the last run's; ");
+        if (net > 0 && !it->has_bank)
+            sb_cat(warn, "no bank account: cannot be paid by file; ");
+        if (net > 0 && it->protected_id)
+            (*protected_paid)++;
+        if (warn->oom || notes->oom || lines_json->oom)
+            return err_set(RL_ENOMEM, "out of memory");
+        sqlite3_bind_int64(ins, 1, run_id);
+        sqlite3_bind_text(ins, 2, it->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 3, it->pnr, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 4, gross);
+        sqlite3_bind_int64(ins, 5, tax);
+        sqlite3_bind_int64(ins, 6, ded);
+        sqlite3_bind_int64(ins, 7, net);
+        sqlite3_bind_int64(ins, 8, it->last_net);
+        sqlite3_bind_text(ins, 9, lines_json->buf, (int)lines_json->len, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 10, notes->len ? notes->buf : "", (int)notes->len,
+                          SQLITE_STATIC);
+        sqlite3_bind_text(ins, 11, warn->len ? warn->buf : "", warn->len ? (int)warn->len - 2 : 0,
+                          SQLITE_STATIC);
+        int src = sqlite3_step(ins);
+        if (src != SQLITE_DONE)
+            return vault_sql_error(v, src, "storing the pay run");
+        sqlite3_reset(ins);
+        t->employments++;
+        if (gross != 0 || net != 0)
+            t->paid++;
+        t->gross += gross;
+        t->tax += tax;
+        t->ded += ded;
+        t->net += net;
+        t->last_net += it->last_net;
+    }
+    return RL_OK;
+}
+
 int payrun_create(vault *v, const payrun_params *p, FILE *progress, int64_t *id)
 {
     sqlite3 *db = vault_db(v);
-    sqlite3_stmt *q = NULL, *ins = NULL;
+    sqlite3_stmt *ins = NULL;
+    source es;
+    int es_open = 0;
     rules *r = NULL;
     tax_tables tt;
     regs rs = {0};
-    sbuf in = {0}, notes = {0}, lines_json = {0}, warn = {0};
-    rules_line *lines = NULL;
+    sbuf warn = {0}, notes = {0}, lines_json = {0};
+    sbuf *scratch[3] = {&warn, &notes, &lines_json};
+    batch *bufs = NULL;
+    pipeline pl;
+    int pl_started = 0;
     totals t = {0};
     int in_tx = 0;
     int rc;
@@ -513,8 +1052,8 @@ int payrun_create(vault *v, const payrun_params *p, FILE *progress, int64_t *id)
     if ((rc = tax_load(v, &tt)) != RL_OK || (rc = regs_load(v, &rs)) != RL_OK)
         goto cleanup;
     rules_set_tax(r, tax_lookup, &tt);
-    lines = calloc(MAX_LINES, sizeof *lines);
-    if (lines == NULL) {
+    bufs = calloc(2, sizeof *bufs);
+    if (bufs == NULL) {
         rc = err_set(RL_ENOMEM, "out of memory");
         goto cleanup;
     }
@@ -525,6 +1064,9 @@ int payrun_create(vault *v, const payrun_params *p, FILE *progress, int64_t *id)
              "{\"policy\":\"%s\",\"period\":\"%s\",\"pay_date\":\"%s\",\"first_day\":\"%s-01\","
              "\"last_day\":\"%s-%02d\",\"days_in_month\":%d}",
              p->policy, p->period, p->pay_date, p->period, p->period, dim, dim);
+    /* The run's constants reach pay() once, as its second argument (docs/pay-rules.md). */
+    if ((rc = rules_set_context(r, run_json, strlen(run_json))) != RL_OK)
+        goto cleanup;
 
     if ((rc = vault_begin(v)) != RL_OK)
         goto cleanup;
@@ -555,136 +1097,49 @@ int payrun_create(vault *v, const payrun_params *p, FILE *progress, int64_t *id)
     }
     int64_t run_id = sqlite3_last_insert_rowid(db);
 
-    /* Every employment: the snapshot's and approved hires', with the person's bank account
-     * after approved bank changes and the protection flag. */
-    src = sqlite3_prepare_v2(
-        db,
-        "WITH emp AS ("
-        "  SELECT e.employment_id AS id, e.pnr, e.start_date, e.end_date, e.pay_type,"
-        "   coalesce(e.monthly_salary_ore, e.hourly_rate_ore) AS salary, e.extent_hundredths AS"
-        "   extent, e.tax_table, e.tax_column, coalesce(e.tax_fixed_hundredths, -1) AS fixed,"
-        "   0 AS hired FROM employments e"
-        "  UNION ALL SELECT employment_id, pnr, effective_date, end_date,"
-        "   json_extract(fields,'$.pay_type'), coalesce(json_extract(fields,"
-        "   '$.monthly_salary_ore'), json_extract(fields,'$.hourly_rate_ore')),"
-        "   CAST(round(CAST(json_extract(fields,'$.extent_pct') AS REAL) * 100) AS INTEGER),"
-        "   json_extract(fields,'$.tax_table'), json_extract(fields,'$.tax_column'),"
-        "   coalesce(CAST(round(CAST(json_extract(fields,'$.tax_fixed_pct') AS REAL) * 100)"
-        "   AS INTEGER), -1), 1 FROM registrations WHERE type='hire' AND status IN"
-        "   ('approved','exported') AND uuid NOT IN (SELECT corrects FROM registrations WHERE"
-        "   corrects IS NOT NULL AND status IN ('approved','exported')))"
-        " SELECT emp.*, l.gross_ore, l.tax_ore, l.deductions_ore, l.net_ore,"
-        "  coalesce(p.protected, json_extract(h.fields, '$.protected_identity'), 0),"
-        /* An approved bank change (or its approved correction) gives an account. */
-        "  CASE WHEN EXISTS (SELECT 1 FROM registrations b WHERE b.pnr = emp.pnr AND"
-        "   b.type = 'bank_change' AND b.status IN ('approved','exported')) THEN 1"
-        "       WHEN p.pnr IS NOT NULL THEN (p.clearing IS NOT NULL OR p.iban IS NOT NULL)"
-        "       ELSE (json_extract(h.fields,'$.clearing') IS NOT NULL OR"
-        "             json_extract(h.fields,'$.iban') IS NOT NULL) END"
-        " FROM emp LEFT JOIN last_payrun l ON l.employment_id = emp.id"
-        " LEFT JOIN employees p ON p.pnr = emp.pnr"
-        " LEFT JOIN registrations h ON h.type = 'hire' AND h.employment_id = emp.id AND"
-        "  h.status IN ('approved','exported')",
-        -1, &q, NULL);
-    if (src == SQLITE_OK)
-        src = sqlite3_prepare_v2(db,
-                                 "INSERT INTO payrun_results VALUES(?,?,?,?,?,?,?,?,?,?,?)", -1,
-                                 &ins, NULL);
+    if ((rc = source_open(v, &es)) != RL_OK)
+        goto cleanup;
+    es_open = 1;
+    src = sqlite3_prepare_v2(db, "INSERT INTO payrun_results VALUES(?,?,?,?,?,?,?,?,?,?,?)", -1,
+                             &ins, NULL);
     if (src != SQLITE_OK) {
         rc = vault_sql_error(v, src, "creating the pay run");
         goto cleanup;
     }
     int64_t protected_paid = 0, total_rows = scalar(db, "SELECT count(*) FROM employments", NULL);
     bool tty = progress && isatty(fileno(progress));
-    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
-        employment e = {0};
-        e.id = (const char *)sqlite3_column_text(q, 0);
-        e.pnr = (const char *)sqlite3_column_text(q, 1);
-        e.start = (const char *)sqlite3_column_text(q, 2);
-        e.end = (const char *)sqlite3_column_text(q, 3);
-        e.pay_type = (const char *)sqlite3_column_text(q, 4);
-        e.salary = sqlite3_column_int64(q, 5);
-        e.extent = sqlite3_column_int64(q, 6);
-        e.tax_table = sqlite3_column_int(q, 7);
-        e.tax_column = sqlite3_column_int(q, 8);
-        e.tax_fixed = sqlite3_column_int64(q, 9);
-        e.hired = sqlite3_column_int(q, 10) != 0;
-        e.has_last = sqlite3_column_type(q, 11) != SQLITE_NULL;
-        e.last_gross = sqlite3_column_int64(q, 11);
-        e.last_tax = sqlite3_column_int64(q, 12);
-        e.last_ded = sqlite3_column_int64(q, 13);
-        e.last_net = sqlite3_column_int64(q, 14);
-        int prot = sqlite3_column_int(q, 15);
-        int has_bank = sqlite3_column_int(q, 16);
-        bool changed;
-        char eff_end[11];
-        build_input(&in, run_json, p->period, &e, &rs, &changed, eff_end, sizeof eff_end);
-        if (in.oom) {
-            rc = err_set(RL_ENOMEM, "out of memory");
+    batch *cur = &bufs[0], *next = &bufs[1];
+    pipeline_start(&pl, r);
+    pl_started = 1;
+    if ((rc = batch_fill(v, &es, cur, p->period, &rs)) != RL_OK)
+        goto cleanup;
+    if (cur->n > 0)
+        pipeline_submit(&pl, cur);
+    while (cur->n > 0) {
+        /* Read the next batch while the worker runs the rules on this one. */
+            if ((rc = batch_fill(v, &es, next, p->period, &rs)) != RL_OK)
+            goto cleanup;
+        batch *b = pipeline_wait(&pl);
+        if (b->rc != RL_OK) {
+            err_set(b->rc, "%s", b->err);
+            rc = err_wrap(b->rc, "pay run aborted at employment %s (nothing was written): ",
+                          b->it[b->failed].id);
             goto cleanup;
         }
-        size_t n = 0;
-        if ((rc = rules_call(r, "pay", in.buf, in.len, lines, MAX_LINES, &n)) != RL_OK) {
-            err_wrap(RL_EDATA, "pay run aborted at employment %s (nothing was written): ", e.id);
-            rc = RL_EDATA;
+        if (next->n > 0)
+            pipeline_submit(&pl, next);
+        if ((rc = batch_store(v, ins, run_id, b, scratch, &t, &protected_paid)) != RL_OK)
             goto cleanup;
-        }
-        int64_t gross, tax, ded;
-        if ((rc = sum_lines(lines, n, &gross, &tax, &ded, &notes, &lines_json)) != RL_OK) {
-            err_wrap(RL_EDATA, "pay run aborted at employment %s (nothing was written): ", e.id);
-            goto cleanup;
-        }
-        int64_t net = gross - tax - ded;
-        int64_t last_net = e.has_last ? e.last_net : 0;
-        warn.len = 0;
-        if (net < 0)
-            sb_printf(&warn, "negative net; ");
-        if (last_net > 0 && net > 2 * last_net)
-            sb_printf(&warn, "net more than twice the last run's; ");
-        if (net > 0 && !has_bank)
-            sb_printf(&warn, "no bank account: cannot be paid by file; ");
-        if (net > 0 && prot > 0)
-            protected_paid++;
-        if (notes.oom || lines_json.oom || warn.oom) {
-            rc = err_set(RL_ENOMEM, "out of memory");
-            goto cleanup;
-        }
-        sqlite3_bind_int64(ins, 1, run_id);
-        sqlite3_bind_text(ins, 2, e.id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 3, e.pnr, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(ins, 4, gross);
-        sqlite3_bind_int64(ins, 5, tax);
-        sqlite3_bind_int64(ins, 6, ded);
-        sqlite3_bind_int64(ins, 7, net);
-        sqlite3_bind_int64(ins, 8, last_net);
-        sqlite3_bind_text(ins, 9, lines_json.buf, (int)lines_json.len, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 10, notes.len ? notes.buf : "", (int)notes.len, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 11, warn.len ? warn.buf : "", warn.len ? (int)warn.len - 2 : 0,
-                          SQLITE_STATIC);
-        if ((src = sqlite3_step(ins)) != SQLITE_DONE) {
-            rc = vault_sql_error(v, src, "storing the pay run");
-            goto cleanup;
-        }
-        sqlite3_reset(ins);
-        t.employments++;
-        if (gross != 0 || net != 0)
-            t.paid++;
-        t.gross += gross;
-        t.tax += tax;
-        t.ded += ded;
-        t.net += net;
-        t.last_net += last_net;
-        if (tty && (t.employments & 4095) == 0 && total_rows > 0) {
-            fprintf(progress, "\rpay run: %lld employments", (long long)t.employments);
+        if (tty && total_rows > 0) {
+            fprintf(progress, "\rpay run: %lld of %lld employments", (long long)t.employments,
+                    (long long)total_rows);
             fflush(progress);
         }
+        cur = next;
+        next = b;
     }
     if (tty)
-        fprintf(progress, "\r%*s\r", 40, "");
-    if (src != SQLITE_DONE) {
-        rc = vault_sql_error(v, src, "creating the pay run");
-        goto cleanup;
-    }
+        fprintf(progress, "\r%*s\r", 50, "");
     /* Totals, and whether a second approver is needed (net total moved more than the
      * configured share from the last run's). */
     char pct_text[32];
@@ -723,18 +1178,24 @@ int payrun_create(vault *v, const payrun_params *p, FILE *progress, int64_t *id)
     in_tx = 0;
     *id = run_id;
 cleanup:
+    if (pl_started)
+        pipeline_stop(&pl); /* first: the worker may still be using the rules and tables */
     if (in_tx)
         vault_rollback(v);
-    sqlite3_finalize(q);
+    if (es_open)
+        source_close(&es);
     sqlite3_finalize(ins);
     rules_free(r);
     tax_free(&tt);
     regs_free(&rs);
-    free(in.buf);
+    for (int i = 0; bufs && i < 2; i++) {
+        free(bufs[i].in.buf);
+        free(bufs[i].lines);
+    }
+    free(bufs);
+    free(warn.buf);
     free(notes.buf);
     free(lines_json.buf);
-    free(warn.buf);
-    free(lines);
     return rc;
 }
 

@@ -1,9 +1,10 @@
 -- payroll.lua: the shipped pay rules of the emergency pay run (docs/pay-rules.md).
 --
--- pay(e) is called once per employment with its data (see docs/pay-rules.md for every
--- field) and returns the employment's pay lines. Money is integer öre throughout; dates
--- are ISO strings, compared as strings. The rules are a pure function of their input:
--- the same snapshot, registrations and rules give the same lines, byte for byte.
+-- pay(e, run) is called once per employment with its data and the run's constants (see
+-- docs/pay-rules.md for every field) and returns the employment's pay lines. Money is
+-- integer öre throughout; dates are ISO strings, compared as strings. The rules are a pure
+-- function of their input: the same snapshot, registrations and rules give the same lines,
+-- byte for byte.
 --
 -- Line codes: GROSS_* add to gross pay, TAX is tax withheld, DED_* are deductions after
 -- tax, NOTE (amount 0) explains a change. net = gross - tax - deductions.
@@ -104,6 +105,20 @@ local function monthly_gross(e, run, first, last)
   return (num + (10000 * run.days_in_month) // 2) // (10000 * run.days_in_month)
 end
 
+-- The text of a TAX line. Memoised: the same few dozen strings serve every employment
+-- (a pure function of its argument, so no state leaks between employments).
+local tax_labels = {}
+local function tax_label(t)
+  if t.fixed_hundredths then return "tax, fixed percentage" end
+  local key = t.table * 10 + t.column
+  local s = tax_labels[key]
+  if s == nil then
+    s = string.format("tax table %d column %d", t.table, t.column)
+    tax_labels[key] = s
+  end
+  return s
+end
+
 local function tax_for(e, gross)
   if gross <= 0 then return 0 end
   if e.tax.fixed_hundredths then
@@ -161,8 +176,7 @@ local function recalculate(e, run, lines, why)
   describe_days(lines, e, run, employed, leave_days)
   local extra = one_offs(e, lines, false)
   lines[#lines + 1] = {code = "TAX", amount_ore = tax_for(e, gross + extra),
-    text = e.tax.fixed_hundredths and "tax, fixed percentage" or
-      string.format("tax table %d column %d", e.tax.table, e.tax.column)}
+    text = tax_label(e.tax)}
   return lines
 end
 
@@ -200,8 +214,7 @@ local function same_as_last(e, run, lines)
   return lines
 end
 
-function pay(e)
-  local run = e.run
+function pay(e, run)
   local lines = {}
   if run.policy == "recalculate" then
     return recalculate(e, run, lines, nil)

@@ -60,6 +60,7 @@ struct rules {
     bool closing;         /* lua_close in progress: never refuse */
     rules_tax_fn tax;
     void *tax_ctx;
+    bool has_context;     /* rules_set_context gave a second argument for every call */
     uint8_t sha256[32];
     /* scratch of the input reader (see "the input reader"), kept across calls */
     uint32_t *in_cnt;     /* element count of each container, in order of opening */
@@ -836,8 +837,11 @@ void rules_sha256(const rules *r, uint8_t out[32]) { memcpy(out, r->sha256, 32);
 
 /* --- calling ----------------------------------------------------------------------------- */
 
+/* The registry slot of the context table (its address is the key). */
+static const char context_key = 'c';
+
 typedef struct {
-    const char *fn;
+    const char *fn;          /* NULL: build the context table instead of calling */
     const json_value *input; /* the tree path's input, or NULL: build from text */
     const char *text;        /* the input text, checked by in_check */
     size_t text_len;
@@ -1577,7 +1581,7 @@ static int call_protected(lua_State *L)
 {
     call_ctx *c = lua_touserdata(L, 1);
     lua_settop(L, 0);
-    if (lua_getglobal(L, c->fn) != LUA_TFUNCTION) {
+    if (c->fn != NULL && lua_getglobal(L, c->fn) != LUA_TFUNCTION) {
         snprintf(c->err, sizeof c->err, "the rules define no function %.40s", c->fn);
         return 0;
     }
@@ -1589,21 +1593,26 @@ static int call_protected(lua_State *L)
         in_ws_b(&b);
         in_push(L, &b);
     }
-    lua_call(L, 1, 1);
+    if (c->fn == NULL) {
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &context_key);
+        return 0;
+    }
+    int nargs = 1;
+    if (c->r->has_context) {
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &context_key);
+        nargs = 2;
+    }
+    lua_call(L, nargs, 1);
     read_lines(L, c);
     return 0;
 }
 
-int rules_call(rules *r, const char *fn, const char *input_json, size_t len, rules_line *out,
-               size_t cap, size_t *n)
+/* One protected call of fn, or with fn NULL the building of the context table. */
+static int run_call(rules *r, const char *fn, const char *where, const char *input_json,
+                    size_t len, rules_line *out, size_t cap, size_t *n)
 {
     int rc = RL_EDATA;
     json_value *in = NULL;
-    char where[64];
-    if (r == NULL || fn == NULL || n == NULL || (out == NULL && cap > 0))
-        abort(); /* API misuse */
-    *n = 0;
-    snprintf(where, sizeof where, "%.40s()", fn);
     if (r->limit != LIMIT_NONE) {
         rc = err_set(RL_EDATA, "pay rules: %s: not run: an earlier call hit a limit", where);
         goto cleanup;
@@ -1634,11 +1643,33 @@ int rules_call(rules *r, const char *fn, const char *input_json, size_t len, rul
         rc = err_set(RL_EDATA, "pay rules: %s: %s", where, c.err);
         goto cleanup;
     }
-    *n = c.n;
+    if (n != NULL)
+        *n = c.n;
     rc = RL_OK;
 cleanup:
     lua_settop(r->L, 0);
     json_free(in);
     in_trim(r);
     return rc;
+}
+
+int rules_set_context(rules *r, const char *context_json, size_t len)
+{
+    if (r == NULL || context_json == NULL)
+        abort(); /* API misuse */
+    int rc = run_call(r, NULL, "context", context_json, len, NULL, 0, NULL);
+    if (rc == RL_OK)
+        r->has_context = true;
+    return rc;
+}
+
+int rules_call(rules *r, const char *fn, const char *input_json, size_t len, rules_line *out,
+               size_t cap, size_t *n)
+{
+    char where[64];
+    if (r == NULL || fn == NULL || n == NULL || (out == NULL && cap > 0))
+        abort(); /* API misuse */
+    *n = 0;
+    snprintf(where, sizeof where, "%.40s()", fn);
+    return run_call(r, fn, where, input_json, len, out, cap, n);
 }

@@ -86,7 +86,8 @@ typedef struct {
     int64_t amount_ore;
 } rules_line;
 
-/* Calls the global Lua function fn with one argument, the table converted from input_json
+/* Calls the global Lua function fn with one argument (two after rules_set_context below),
+ * the table converted from input_json
  * (len bytes; parsed with our strict JSON reader): objects become tables with string keys,
  * arrays sequences 1..n, integer numbers integers (money is integer öre; an integer that
  * does not fit 64 bits is an error), other numbers floats unless integral, strings,
@@ -103,6 +104,16 @@ typedef struct {
  * stays usable. *n is 0 on failure (out may have been partly written). */
 int rules_call(rules *r, const char *fn, const char *input_json, size_t len, rules_line *out,
                size_t cap, size_t *n) __attribute__((warn_unused_result));
+
+/* Gives every later rules_call a second argument: the table converted from context_json
+ * (as for rules_call's input), built once and shared by all calls. A pay run passes its
+ * constants (period, dates, policy) this way instead of in each employment's input, which
+ * saves building the same table 100 000 times. The rules must treat it as read-only (a
+ * change would be seen by the later calls of the same run; the result stays deterministic
+ * because the calls come in a fixed order). Calling it again replaces the table. Returns 0
+ * or RL_EDATA ("pay rules: context: ..." for malformed JSON, a limit hit while building). */
+int rules_set_context(rules *r, const char *context_json, size_t len)
+    __attribute__((warn_unused_result));
 
 /* Cost units spent so far (instructions plus charged work, as limited by max_instructions)
  * and the peak bytes the Lua state held, for reports and benchmarks. Either out-pointer may

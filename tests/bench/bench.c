@@ -311,6 +311,10 @@ static void latency_row(FILE *json, const char *name, long size, result *r, resu
                 name, size, r->n, m50, m99, (double)r->rss_kb / 1024, bm50, bm99, m99 / bm99);
 }
 
+/* --only TEXT runs the workloads whose name contains TEXT (for profiling one of them). */
+static const char *only;
+static int want(const char *name) { return only == NULL || strstr(name, only) != NULL; }
+
 int main(int argc, char **argv)
 {
     long size = 0;
@@ -327,9 +331,11 @@ int main(int argc, char **argv)
             json_path = argv[i + 1];
         else if (strcmp(argv[i], "--batch") == 0)
             batch_path = argv[i + 1];
+        else if (strcmp(argv[i], "--only") == 0)
+            only = argv[i + 1];
     }
     if (snapshot_dir == NULL || runs < 1 || runs > MAX_RUNS) {
-        fprintf(stderr, "usage: bench --snapshot DIR --size N [--runs R] [--json FILE]\n");
+        fprintf(stderr, "usage: bench --snapshot DIR --size N [--runs R] [--json FILE] [--batch FILE] [--only TEXT]\n");
         return 2;
     }
     if (sodium_init() < 0)
@@ -358,20 +364,22 @@ int main(int argc, char **argv)
     FILE *json = json_path ? fopen(json_path, "a") : NULL;
     result ours, plain;
     int rc = 0;
-    if (measure(wl_import, 0, runs, &ours) != 0 || measure(wl_import, 1, runs, &plain) != 0) {
+    if (!want("snapshot import")) {
+    } else if (measure(wl_import, 0, runs, &ours) != 0 || measure(wl_import, 1, runs, &plain) != 0) {
         fprintf(stderr, "bench: import failed\n");
         rc = 1;
     } else {
         row(json, "snapshot import", size, &ours, &plain, "plain SQLite");
     }
-    if (rc == 0 && (measure(wl_register, 0, runs, &ours) != 0 ||
+    if (rc == 0 && !want("durable registration")) {
+    } else if (rc == 0 && (measure(wl_register, 0, runs, &ours) != 0 ||
                     measure(wl_register, 1, runs, &plain) != 0)) {
         fprintf(stderr, "bench: registration failed\n");
         rc = 1;
     } else if (rc == 0) {
         latency_row(json, "durable registration", size, &ours, &plain);
     }
-    if (rc == 0 && batch_path) {
+    if (rc == 0 && batch_path && want("10,000-line batch")) {
         if (measure(wl_batch, 0, runs, &ours) != 0 || measure(wl_batch, 1, runs, &plain) != 0) {
             fprintf(stderr, "bench: batch failed\n");
             rc = 1;
@@ -384,6 +392,8 @@ int main(int argc, char **argv)
         const char *name;
     } payruns[] = {{wl_payrun_same, "pay run same-as-last"}, {wl_payrun_recalc, "pay run recalculate"}};
     for (size_t i = 0; rc == 0 && i < 2; i++) {
+        if (!want(payruns[i].name))
+            continue;
         if (measure(payruns[i].fn, 0, runs, &ours) != 0 ||
             measure(payruns[i].fn, 1, runs, &plain) != 0) {
             fprintf(stderr, "bench: %s failed\n", payruns[i].name);
@@ -392,7 +402,7 @@ int main(int argc, char **argv)
             row(json, payruns[i].name, size, &ours, &plain, "plain SQLite");
         }
     }
-    if (rc == 0 && measure(wl_open, 0, runs, &ours) == 0)
+    if (rc == 0 && want("vault open (Argon2id)") && measure(wl_open, 0, runs, &ours) == 0)
         row(json, "vault open (Argon2id)", size, &ours, NULL, NULL);
     if (json)
         fclose(json);

@@ -243,6 +243,52 @@ static void test_determinism(void **state)
     assert_memory_equal(a, b, sizeof a[0] * 2);
 }
 
+/* --- the context argument ----------------------------------------------------------------- */
+
+static const char CTX_SRC[] =
+    "function pay(e, run)\n"
+    "  if run == nil then return {{code = 'NOTE', amount_ore = 0, text = 'no context'}} end\n"
+    "  return {{code = 'GROSS_X', amount_ore = run.base + e.k, text = run.period}}\n"
+    "end\n"
+    "function poke(e, run) run.base = run.base + 1; return {} end\n";
+
+static void test_context(void **state)
+{
+    fixture *f = *state;
+    rules_line out[2];
+    size_t n = 0;
+    load_ok(f, CTX_SRC, NULL);
+    /* Without a context the second argument is nil. */
+    assert_int_equal(call(f, "pay", "{\"k\":1}", out, 2, &n), RL_OK);
+    assert_string_equal(out[0].text, "no context");
+    /* Malformed or non-container context: refused, and still no context. */
+    assert_int_equal(rules_set_context(f->r, "{\"base\":", 8), RL_EDATA);
+    assert_non_null(strstr(err_msg(), "pay rules: context: input"));
+    assert_int_equal(rules_set_context(f->r, "42", 2), RL_EDATA);
+    assert_int_equal(call(f, "pay", "{\"k\":1}", out, 2, &n), RL_OK);
+    assert_string_equal(out[0].text, "no context");
+    /* Built once, given to every call beside each input. */
+    const char *ctx = "{\"base\":1000,\"period\":\"2026-11\"}";
+    assert_int_equal(rules_set_context(f->r, ctx, strlen(ctx)), RL_OK);
+    for (int k = 1; k <= 3; k++) {
+        char in[32];
+        snprintf(in, sizeof in, "{\"k\":%d}", k);
+        assert_int_equal(call(f, "pay", in, out, 2, &n), RL_OK);
+        assert_int_equal(n, 1);
+        assert_int_equal(out[0].amount_ore, 1000 + k);
+        assert_string_equal(out[0].text, "2026-11");
+    }
+    /* One shared table: a change by one call is seen by the next (documented: read-only). */
+    assert_int_equal(call(f, "poke", "{}", out, 2, &n), RL_OK);
+    assert_int_equal(call(f, "pay", "{\"k\":0}", out, 2, &n), RL_OK);
+    assert_int_equal(out[0].amount_ore, 1001);
+    /* Setting it again replaces it. */
+    ctx = "{\"base\":7,\"period\":\"x\"}";
+    assert_int_equal(rules_set_context(f->r, ctx, strlen(ctx)), RL_OK);
+    assert_int_equal(call(f, "pay", "{\"k\":0}", out, 2, &n), RL_OK);
+    assert_int_equal(out[0].amount_ore, 7);
+}
+
 /* --- integrity -------------------------------------------------------------------------- */
 
 static void test_integrity(void **state)
@@ -952,6 +998,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tax, setup, teardown),
         cmocka_unit_test_setup_teardown(test_input_reader_equivalence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_input_reader_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_context, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
