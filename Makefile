@@ -11,7 +11,7 @@ B ?= build
 SANITIZE ?=
 OPT ?= -O2 -g
 
-PKGS := libsodium sqlite3 libusb-1.0 lua5.4
+PKGS := libsodium sqlite3 libusb-1.0 lua5.4 libxml-2.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
