@@ -9,11 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "common/err.h"
 #include "common/fileio.h"
+#include "cli/cmd_payfile.h"
+#include "cli/prompt.h"
 #include "cli/cmd_token.h"
 #include "payrun/payrun.h"
 #include "registry/registry.h"
@@ -21,7 +22,6 @@
 #include "snapshot/snapshot.h"
 #include "vault/vault.h"
 
-#define PASS_MAX 1024
 
 static const char usage_text[] =
     "usage: reservlon --vault DIR COMMAND [ARGS] [--as NAME --passphrase-file FILE]\n"
@@ -54,6 +54,11 @@ static const char usage_text[] =
     "                [--include-pending] [--rules FILE]\n"
     "  payrun show ID [--json|--csv]\n"
     "  payrun approve ID           release (approvers other than the creator)\n"
+    "  key create|rotate|grant --second NAME | key show\n"
+    "                              the two-approver signing key (docs/signing.md)\n"
+    "  payfile write --payrun ID --out FILE --second NAME [--format F] [--profile B]\n"
+    "                [--drill]     the signed payment file (two approvers)\n"
+    "  payfile list | payfile config show | payfile config set KEY VALUE\n"
     "  token info|list|put FILE|get NAME --out F|enroll ...   (see 'reservlon token help')\n"
     "\n"
     "Every command but init authenticates an operator with --as and --passphrase-file, or\n"
@@ -150,6 +155,7 @@ static int parse_args(int argc, char **argv, args *a)
         else if (strcmp(s, "--reveal") == 0)
             a->reveal = 1;
         else if (strncmp(s, "--", 2) == 0 && s[2] != '\0' && i + 1 < argc &&
+                 strncmp(argv[i + 1], "--", 2) != 0 &&
                  a->nfields < sizeof a->fields / sizeof a->fields[0] && strlen(s + 2) < 48) {
             /* A document field: --start-date and --start_date both name start_date. */
             char *name = a->field_names[a->nfields];
@@ -161,73 +167,25 @@ static int parse_args(int argc, char **argv, args *a)
             a->fields[a->nfields].value = argv[++i];
             a->nfields++;
         } else if (strncmp(s, "--", 2) == 0) {
-            fprintf(stderr, "reservlon: unknown option %s\n", s);
+            fprintf(stderr, "reservlon: %s: unknown option, or its value is missing\n", s);
             return RL_EUSAGE;
         } else if (a->npos < 256)
             a->pos[a->npos++] = s;
         else
             return usage("too many arguments");
         if (slot) {
-            if (i + 1 >= argc) {
+            /* "--period --pay-date X" is a forgotten value, not a period "--pay-date". */
+            if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0) {
                 fprintf(stderr, "reservlon: %s needs a value\n", s);
+                return RL_EUSAGE;
+            }
+            if (*slot != NULL) { /* never silently take the second of two */
+                fprintf(stderr, "reservlon: %s is given twice\n", s);
                 return RL_EUSAGE;
             }
             *slot = argv[++i];
         }
     }
-    return RL_OK;
-}
-
-/* Reads a passphrase from the first line of path, or from the terminal without echo.
- * The result lives in sodium_malloc'd memory; free with sodium_free. */
-static int read_passphrase(const char *path, const char *prompt, char **out, size_t *len)
-{
-    char *buf = sodium_malloc(PASS_MAX);
-    *out = NULL;
-    *len = 0;
-    if (buf == NULL)
-        return err_set(RL_ENOMEM, "cannot allocate protected memory");
-    size_t n = 0;
-    if (path != NULL) {
-        FILE *f = fopen(path, "re");
-        if (f == NULL) {
-            sodium_free(buf);
-            return err_set(RL_EDATA, "passphrase file %s: %s", path, strerror(errno));
-        }
-        n = fread(buf, 1, PASS_MAX - 1, f);
-        fclose(f);
-    } else if (isatty(STDIN_FILENO)) {
-        struct termios old, quiet;
-        int have_old = 0;
-        fprintf(stderr, "%s", prompt);
-        fflush(stderr);
-        if (tcgetattr(STDIN_FILENO, &old) == 0) {
-            have_old = 1;
-            quiet = old;
-            quiet.c_lflag &= ~(tcflag_t)ECHO;
-            tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
-        }
-        if (fgets(buf, PASS_MAX, stdin) != NULL)
-            n = strlen(buf);
-        if (have_old)
-            tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
-        fprintf(stderr, "\n");
-    } else {
-        sodium_free(buf);
-        return err_set(RL_EUSAGE, "give --passphrase-file (no terminal to ask on)");
-    }
-    char *nl = memchr(buf, '\n', n);
-    if (nl)
-        n = (size_t)(nl - buf);
-    if (n > 0 && buf[n - 1] == '\r')
-        n--;
-    buf[n] = '\0';
-    if (n == 0) {
-        sodium_free(buf);
-        return err_set(RL_EDATA, "empty passphrase");
-    }
-    *out = buf;
-    *len = n;
     return RL_OK;
 }
 
@@ -239,7 +197,7 @@ static int open_vault(const args *a, vault **v)
         return usage("--vault DIR is required");
     if (a->as == NULL)
         return usage("--as NAME is required (the operator running this command)");
-    int rc = read_passphrase(a->pass_file, "passphrase: ", &pass, &len);
+    int rc = cli_read_passphrase(a->pass_file, "passphrase: ", &pass, &len);
     if (rc != RL_OK)
         return rc;
     rc = vault_open(a->vault, a->as, pass, len, v);
@@ -275,6 +233,22 @@ static int set_key_config(vault *v, const char *path, const char *key, const cha
         else
             rc = vault_commit(v);
     }
+    free(text);
+    return rc;
+}
+
+/* Reads and parses a public key file without storing it (init checks its key files
+ * before it creates anything). */
+static int check_key_file(const char *path)
+{
+    minisig_pubkey pk;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = file_read_all(path, 4096, &text, &len);
+    if (rc != RL_OK)
+        return rc;
+    if ((rc = minisig_pubkey_parse(text, len, &pk)) != RL_OK)
+        err_wrap(rc, "%s: ", path);
     free(text);
     return rc;
 }
@@ -315,7 +289,12 @@ static int cmd_init(const args *a)
     vault *v = NULL;
     if (a->vault == NULL || a->admin == NULL)
         return usage("init needs --vault DIR and --admin NAME");
-    int rc = read_passphrase(a->pass_file, "new administrator passphrase: ", &pass, &len);
+    /* A bad key file must not leave a vault behind that a corrected init then refuses. */
+    int rc;
+    if ((a->export_pubkey && (rc = check_key_file(a->export_pubkey)) != RL_OK) ||
+        (a->rules_pubkey && (rc = check_key_file(a->rules_pubkey)) != RL_OK))
+        return rc;
+    rc = cli_read_passphrase(a->pass_file, "new administrator passphrase: ", &pass, &len);
     if (rc != RL_OK)
         return rc;
     rc = vault_create(a->vault, a->admin, pass, len);
@@ -343,7 +322,7 @@ static int cmd_operator(const args *a, vault *v)
         return rc;
     char *pass = NULL;
     size_t len = 0;
-    if ((rc = read_passphrase(a->new_pass_file, "new operator's passphrase: ", &pass, &len)))
+    if ((rc = cli_read_passphrase(a->new_pass_file, "new operator's passphrase: ", &pass, &len)))
         return rc;
     rc = vault_operator_add(v, a->pos[2], role, pass, len);
     sodium_free(pass);
@@ -415,11 +394,15 @@ static int cmd_register(const args *a, vault *v)
     if (a->npos != 2)
         return usage("register TYPE --FIELD VALUE ...");
     char uuid[37];
-    reg_field fields[sizeof a->fields / sizeof a->fields[0] + 1];
+    reg_field fields[sizeof a->fields / sizeof a->fields[0] + 2];
     size_t n = a->nfields;
     memcpy(fields, a->fields, n * sizeof fields[0]);
-    if (a->reason) /* --reason is a document field here (termination, one_off) */
+    /* --reason and --period are document fields here (termination, one_off), though the
+     * parser takes them as options of other commands: never drop them. */
+    if (a->reason)
         fields[n++] = (reg_field){"reason", a->reason};
+    if (a->period)
+        fields[n++] = (reg_field){"period", a->period};
     rc = registry_register(v, sub, fields, n, a->corrects, stderr, uuid);
     if (rc == RL_OK)
         printf("registered %s %s (status: registered; needs approval by another approver)\n",
@@ -454,8 +437,9 @@ static int cmd_payrun(const args *a, vault *v)
     }
     if ((strcmp(sub, "show") == 0 || strcmp(sub, "approve") == 0) && a->npos == 3) {
         char *end = NULL;
+        errno = 0;
         long long id = strtoll(a->pos[2], &end, 10);
-        if (end == a->pos[2] || *end != '\0' || id <= 0)
+        if (end == a->pos[2] || *end != '\0' || id <= 0 || errno == ERANGE)
             return usage("a pay run id is a positive number");
         if (strcmp(sub, "show") == 0)
             return payrun_show(v, id, a->csv ? 2 : a->json ? 1 : 0, stdout);
@@ -485,9 +469,26 @@ static int cmd_audit(const args *a, vault *v)
     return usage("audit verify | audit list [--json]");
 }
 
+/* The command word: the first argument that is neither a global option nor its value. */
+static const char *command_word(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--vault") == 0 || strcmp(argv[i], "--as") == 0 ||
+            strcmp(argv[i], "--passphrase-file") == 0)
+            i++;
+        else if (strncmp(argv[i], "--", 2) != 0)
+            return argv[i];
+    }
+    return "";
+}
+
 static int run(int argc, char **argv)
 {
     args a;
+    /* key and payfile bring in a second approver and parse their own options. */
+    const char *word = command_word(argc, argv);
+    if (strcmp(word, "key") == 0 || strcmp(word, "payfile") == 0)
+        return cmd_payfile(argc, argv);
     int rc = parse_args(argc, argv, &a);
     if (rc != RL_OK)
         return rc;
@@ -507,14 +508,17 @@ static int run(int argc, char **argv)
         fprintf(stderr, "reservlon: unknown command '%s'\n", cmd);
         return usage(NULL);
     }
-    vault *v = NULL;
-    if ((rc = open_vault(&a, &v)) != RL_OK)
-        return rc;
+    /* Document fields belong to `register TYPE` only: anything else is refused before the
+     * passphrase is asked for. */
     if (a.nfields > 0 && (strcmp(cmd, "register") != 0 || a.npos < 2 ||
                           strcmp(a.pos[1], "list") == 0)) {
         fprintf(stderr, "reservlon: unknown option --%s\n", a.fields[0].name);
-        rc = RL_EUSAGE;
-    } else if (strcmp(cmd, "operator") == 0)
+        return RL_EUSAGE;
+    }
+    vault *v = NULL;
+    if ((rc = open_vault(&a, &v)) != RL_OK)
+        return rc;
+    if (strcmp(cmd, "operator") == 0)
         rc = cmd_operator(&a, v);
     else if (strcmp(cmd, "register") == 0)
         rc = cmd_register(&a, v);

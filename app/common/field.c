@@ -42,14 +42,15 @@ int field_int(const char *s, size_t n, int64_t lo, int64_t hi, int64_t *out)
     }
     if (n == k)
         return err_set(RL_EDATA, "is required");
+    /* Digits first: "３５０００００" (full-width) is not a number, whatever its length. */
+    for (size_t d = k; d < n; d++)
+        if (s[d] < '0' || s[d] > '9')
+            return err_set(RL_EDATA, "must be a whole number (digits only)");
     if (n - k > 18)
         return err_set(RL_EDATA, "is too long");
     int64_t v = 0;
-    for (; k < n; k++) {
-        if (s[k] < '0' || s[k] > '9')
-            return err_set(RL_EDATA, "must be a whole number (digits only)");
+    for (; k < n; k++)
         v = v * 10 + (s[k] - '0');
-    }
     if (neg)
         v = -v;
     if (v < lo || v > hi)

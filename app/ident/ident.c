@@ -164,6 +164,11 @@ int ident_pnr_parse(const char *text, uint32_t today, ident_pnr *out)
     trim(&s, &n);
     if (n == 0)
         return err_set(RL_EDATA, "personnummer: empty");
+    /* A character that never belongs (an en dash pasted from a document, a letter) is named
+     * as such, even in a value too long to be a number. */
+    for (size_t i = 0; i < n; i++)
+        if (!is_digit(s[i]) && s[i] != '-' && s[i] != '+')
+            return err_set(RL_EDATA, "personnummer: unexpected character at position %zu", i + 1);
     if (n > 13)
         return err_set(RL_EDATA, "personnummer: too long (10 or 12 digits)");
 

@@ -19,6 +19,7 @@
 #include "common/field.h"
 #include "common/fileio.h"
 #include "ident/ident.h"
+#include "sig/minisig.h"
 
 /* Approved (or exported) documents that count: not superseded by an approved correction
  * (the same rule as registry.c and payrun.c). */
@@ -225,6 +226,11 @@ typedef struct {
     const char *pay_date;
     int64_t ceiling;
     sqlite3_stmt *emp, *hire, *bank;
+    bool leave_out;       /* people without a valid account are left out, not refused */
+    FILE *report;         /* where each left-out person is listed (may be NULL) */
+    uint64_t left_out;
+    int64_t left_out_ore;
+    bool unpayable;       /* set by resolve: the account is missing or invalid */
 } lookup;
 
 /* Fills name and account of p from the snapshot (or the approved hire), overridden by the
@@ -265,6 +271,7 @@ static int resolve(lookup *L, payee *p, int64_t n_emps)
         return vault_sql_error(L->v, src, "reading bank changes");
     }
     const char *emps = n_emps > 1 ? " and the person's other employments" : "";
+    L->unpayable = true; /* until an account is accepted below */
     /* A domestic clearing + account is what Swedish banks clear salaries on; an IBAN is
      * used where that is all the person has. */
     if (clr[0] && acc[0]) {
@@ -284,6 +291,7 @@ static int resolve(lookup *L, payee *p, int64_t n_emps)
         return err_set(RL_EDATA, "employment %s%s (%s): no bank account (register a bank_change"
                                  " and have it approved)", p->first_emp, emps, who);
     }
+    L->unpayable = false;
     char full[520];
     snprintf(full, sizeof full, "%s %s", given, family);
     payfile_transliterate(full, L->prof->name_max, p->name, sizeof p->name);
@@ -303,7 +311,20 @@ static int finish_person(lookup *L, payees *ps, payee *cur, int64_t n_emps)
                                  "%s SEK", cur->first_emp,
                        n_emps > 1 ? " and the person's other employments" : "", who, a, c);
     }
+    L->unpayable = false;
     int rc = resolve(L, cur, n_emps);
+    if (rc == RL_EDATA && L->unpayable && L->leave_out) {
+        /* Paid another way (a payment order, cash card): listed, counted, signed. */
+        if (L->report) {
+            char a[32];
+            field_money_format(cur->net, a);
+            fprintf(L->report, "left out: %s SEK: %s\n", a, err_msg());
+        }
+        L->left_out++;
+        L->left_out_ore += cur->net;
+        err_clear();
+        return RL_OK;
+    }
     if (rc != RL_OK)
         return rc;
     if (ps->n == ps->cap) {
@@ -667,6 +688,44 @@ static int read_text(vault *v, const char *sql, char *out, size_t cap)
     return rc;
 }
 
+/* The payfiles row: what was written, by whom, and its signature (for status imports,
+ * the journal and reconciliation). Inside the caller's transaction. */
+static int record_payfile(vault *v, int64_t payrun_id, const payfile_options *o,
+                          const payfile_profile *prof, const payfile_summary *sum,
+                          const char *now, const char *sig)
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(vault_db(v),
+                                 "INSERT INTO payfiles(msg_id, payrun_id, format, profile, sha256,"
+                                 " count, total_ore, exec_date, key_id, written_by, cosigned_by,"
+                                 " written_at, drill, signature, left_out, left_out_ore)"
+                                 " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                                 -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, sum->msg_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, payrun_id);
+        sqlite3_bind_text(st, 3, o->format == PAYFILE_PAIN001_09 ? "pain.001.001.09"
+                                                                 : "pain.001.001.03",
+                          -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, prof->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, sum->sha256, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, (int64_t)sum->count);
+        sqlite3_bind_int64(st, 7, sum->total_ore);
+        sqlite3_bind_text(st, 8, sum->exec_date, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 9, signing_key_id(o->signer), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 10, vault_operator(v), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 11, signing_second(o->signer), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 12, now, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 13, o->drill ? 1 : 0);
+        sqlite3_bind_text(st, 14, sig, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 15, (int64_t)sum->left_out);
+        sqlite3_bind_int64(st, 16, sum->left_out_ore);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_DONE ? RL_OK : vault_sql_error(v, src, "recording the payment file");
+}
+
 int payfile_write(vault *v, int64_t payrun_id, const payfile_options *o, const char *out_path,
                   payfile_summary *sum)
 {
@@ -675,6 +734,7 @@ int payfile_write(vault *v, int64_t payrun_id, const payfile_options *o, const c
     char(*ids)[36] = NULL;
     uint8_t key[32];
     bool in_tx = false, written = false;
+    char sig[MINISIG_SIG_TEXT_MAX], sig_path[4200] = "";
     debtor d;
     memset(&d, 0, sizeof d);
     memset(sum, 0, sizeof *sum);
@@ -696,6 +756,9 @@ int payfile_write(vault *v, int64_t payrun_id, const payfile_options *o, const c
     const payfile_profile *prof = payfile_profile_find(o->profile ? o->profile : "generic");
     if ((rc = check_options(o, prof, &d)) != RL_OK)
         return rc;
+    if (o->signer == NULL || signing_seckey(o->signer) == NULL)
+        return err_set(RL_EAUTH, "a payment file is signed by two approvers: the signing key "
+                                 "is not unlocked");
     char orgnr[16];
     if (read_text(v, "SELECT employer_orgnr FROM snapshot WHERE id = 1", orgnr, sizeof orgnr) !=
         RL_OK)
@@ -704,7 +767,7 @@ int payfile_write(vault *v, int64_t payrun_id, const payfile_options *o, const c
                  : (o->initiator_id && o->initiator_id[0]) ? o->initiator_id
                                                            : orgnr;
     lookup L = {v, prof, pay_date, o->ceiling_ore ? o->ceiling_ore : PAYFILE_DEFAULT_CEILING_ORE,
-                NULL, NULL, NULL};
+                NULL, NULL, NULL, o->leave_out_unpayable, o->report, 0, 0, false};
     if ((rc = load_payees(&L, payrun_id, &ps)) != RL_OK)
         goto cleanup;
     if (ps.n == 0) {
@@ -768,20 +831,60 @@ int payfile_write(vault *v, int64_t payrun_id, const payfile_options *o, const c
     sodium_bin2hex(sum->sha256, sizeof sum->sha256, h, sizeof h);
     sum->count = ps.n;
     sum->total_ore = total;
+    sum->left_out = L.left_out;
+    sum->left_out_ore = L.left_out_ore;
     memcpy(sum->exec_date, pay_date, sizeof sum->exec_date);
     char detail[600];
     snprintf(detail, sizeof detail,
              "payment file for pay run %lld: msgid %s, pain.001.001.%s, profile %s, %zu payments,"
-             " total %lld ore, execution date %s, sha256 %s%s",
+             " total %lld ore, %llu person(s) left out (no valid account, %lld ore), execution"
+             " date %s, sha256 %s, signed by %s and %s with key %s%s",
              (long long)payrun_id, sum->msg_id, o->format == PAYFILE_PAIN001_09 ? "09" : "03",
-             prof->name, ps.n, (long long)total, pay_date, sum->sha256, o->drill ? ", drill" : "");
+             prof->name, ps.n, (long long)total, (unsigned long long)L.left_out,
+             (long long)L.left_out_ore, pay_date, sum->sha256, vault_operator(v),
+             signing_second(o->signer), signing_key_id(o->signer), o->drill ? ", drill" : "");
     if ((rc = vault_audit(v, "payfile.write", detail)) != RL_OK)
         goto cleanup;
 
-    /* Phase 3: the file, then the commit (the file is removed if the commit fails). */
-    if ((rc = file_write_atomic(out_path, b.p, b.n, 0600)) != RL_OK)
+    /* The signature by the two approvers' key, over the bytes about to be written. */
+    const minisig_seckey *sk = signing_seckey(o->signer);
+    char total_text[32], tc[500], file_kv[80] = "";
+    field_money_format(total, total_text);
+    /* The token reads mode=, seq= (the MsgId counter: newer files have higher numbers, so
+     * the token refuses a replayed older file) and file= from this signed comment
+     * (docs/token-protocol.md); the rest is for the bank and the auditor. */
+    const char *base = strrchr(out_path, '/');
+    base = base ? base + 1 : out_path;
+    bool name_ok = base[0] != '.' && strlen(base) <= 63;
+    for (const char *c = base; *c && name_ok; c++)
+        name_ok = (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+                  (*c >= '0' && *c <= '9') || *c == '.' || *c == '_' || *c == '-';
+    if (name_ok && base[0] != '\0')
+        snprintf(file_kv, sizeof file_kv, " file=%s", base);
+    snprintf(tc, sizeof tc,
+             "reservlon payfile mode=%s seq=%llu%s msgid=%s payrun=%lld total=%s SEK count=%zu "
+             "left_out=%llu exec=%s signed=%s by=%s+%s key=%s",
+             o->drill ? "drill" : "production", seq, file_kv, sum->msg_id, (long long)payrun_id,
+             total_text, ps.n, (unsigned long long)L.left_out, pay_date, now, vault_operator(v),
+             signing_second(o->signer), signing_key_id(o->signer));
+    if ((rc = minisig_sign(sk, (const uint8_t *)b.p, b.n, tc, sig, sizeof sig)) != RL_OK ||
+        (rc = record_payfile(v, payrun_id, o, prof, sum, now, sig)) != RL_OK)
         goto cleanup;
+
+    /* Phase 3: the file and its signature, read back and verified, then the commit (both
+     * are removed if anything fails). */
+    int n = snprintf(sig_path, sizeof sig_path, "%s.minisig", out_path);
+    if (n < 0 || (size_t)n >= sizeof sig_path) {
+        rc = err_set(RL_EDATA, "--out path too long");
+        goto cleanup;
+    }
     written = true;
+    minisig_pubkey pk;
+    minisig_seckey_pubkey(sk, &pk);
+    if ((rc = file_write_atomic(out_path, b.p, b.n, 0600)) != RL_OK ||
+        (rc = file_write_atomic(sig_path, sig, strlen(sig), 0600)) != RL_OK ||
+        (rc = minisig_verify_file(&pk, out_path, NULL, 0)) != RL_OK)
+        goto cleanup;
     if ((rc = vault_commit(v)) != RL_OK)
         goto cleanup;
     in_tx = false;
@@ -789,8 +892,10 @@ cleanup:
     if (in_tx)
         vault_rollback(v);
     if (rc != RL_OK) {
-        if (written)
+        if (written) {
             (void)unlink(out_path);
+            (void)unlink(sig_path);
+        }
         memset(sum, 0, sizeof *sum);
     }
     sodium_memzero(key, sizeof key);

@@ -4,14 +4,17 @@
  * (net summed over the person's employments), amounts from integer öre. Bank differences
  * live in data (profiles.c, docs/payfile.md), never in code branches. Everything is checked
  * before anything is written: a refusal leaves no file and no trace in the vault but the
- * message. Signing is not done here (docs/payfile.md: what remains). */
+ * message. The file is signed (FILE.minisig, minisign format) with the appliance key,
+ * which two approvers unlock together (signing.h, docs/signing.md). */
 #ifndef RL_PAYFILE_H
 #define RL_PAYFILE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
+#include "signing/signing.h"
 #include "vault/vault.h"
 
 typedef enum {
@@ -52,6 +55,12 @@ typedef struct {
     const char *initiator_id;    /* overrides the snapshot's employer_orgnr as InitgPty id */
     int64_t ceiling_ore;         /* per person; 0: PAYFILE_DEFAULT_CEILING_ORE */
     bool drill;                  /* a drill file: MsgId prefixed "DRILL-" */
+    signing_session *signer;     /* two approvers with the signing key unlocked (required) */
+    /* People whose account is missing or invalid are left out of the file (listed on
+     * report, counted in the summary, the audit entry and the signed comment) instead of
+     * refusing the whole file: they are paid another way (docs/payfile.md). */
+    bool leave_out_unpayable;
+    FILE *report;
 } payfile_options;
 
 typedef struct {
@@ -60,10 +69,15 @@ typedef struct {
     int64_t total_ore;    /* CtrlSum in öre */
     char exec_date[11];   /* ReqdExctnDt, YYYY-MM-DD */
     char sha256[65];      /* of the file written (hex), as audited */
+    uint64_t left_out;    /* persons left out (leave_out_unpayable) and their net total */
+    int64_t left_out_ore;
 } payfile_summary;
 
 /* Writes the payment file for approved pay run payrun_id to out_path atomically (mode
- * 0600), records the new MsgId and an audit entry in one vault transaction, and fills *sum.
+ * 0600) and its signature to out_path.minisig (read back and verified), records the new
+ * MsgId, the file (payfiles) and an audit entry in one vault transaction, and fills *sum.
+ * The logged-in approver and o->signer's second approver are named in the signature's
+ * trusted comment (pay run, total, count, execution date, signing time, key id).
  * Approvers and administrators only. Returns 0, RL_EDATA (pay run not approved, bad
  * options, a negative or too large net, a person without a valid account: named by
  * employment and masked personnummer; no file written), RL_EAUTH (role), RL_EIO. */

@@ -1208,9 +1208,14 @@ static void money(FILE *out, int64_t ore)
     fputs(buf, out);
 }
 
+/* A quoted CSV cell. Text that a spreadsheet would run as a formula (=, +, -, @, tab, CR
+ * first) gets a leading ' inside the quotes (OWASP's advice): the review file is opened in
+ * spreadsheets, and an employment id or a note comes from registrations. */
 static void csv_field(FILE *out, const char *s)
 {
     fputc('"', out);
+    if (strchr("=+-@\t\r", s[0]) != NULL && s[0] != '\0')
+        fputc('\'', out);
     for (; *s; s++) {
         if (*s == '"')
             fputc('"', out);
@@ -1269,7 +1274,8 @@ int payrun_show(vault *v, int64_t id, int format, FILE *out)
             char shown[16];
             snprintf(shown, sizeof shown, sqlite3_column_int(q, 10) > 0 ? "%.8s-****" : "%.8s-%.4s",
                      pnr, pnr + 8);
-            fprintf(out, "%s,%s,%lld,%lld,%lld,%lld,%lld,%lld,", sqlite3_column_text(q, 0), shown,
+            csv_field(out, (const char *)sqlite3_column_text(q, 0));
+            fprintf(out, ",%s,%lld,%lld,%lld,%lld,%lld,%lld,", shown,
                     (long long)sqlite3_column_int64(q, 2), (long long)sqlite3_column_int64(q, 3),
                     (long long)sqlite3_column_int64(q, 4), (long long)sqlite3_column_int64(q, 5),
                     (long long)sqlite3_column_int64(q, 6),

@@ -169,6 +169,11 @@ static bool parse_value(reporter *rp, const fspec *fs, const char *v, char out[V
     size_t n = strlen(v);
     int64_t x = 0;
     int rc = RL_OK;
+    /* A batch file is checked whole; a command-line value is checked here. */
+    if (!csv_utf8_valid(v, n)) {
+        report(rp, fs->name, "is not valid UTF-8 text");
+        return false;
+    }
     switch (fs->k) {
     case K_PNR: {
         ident_pnr p;
@@ -246,11 +251,18 @@ static bool parse_value(reporter *rp, const fspec *fs, const char *v, char out[V
     return true;
 }
 
+/* Present in the input, valid or not (a bad value is reported once, by its own field). */
+static bool given(const doc *d, const char *name)
+{
+    int i = idx_of(d->t, name);
+    return i >= 0 && d->given[i];
+}
+
 /* Exactly one way to state tax, and the bank account's parts together. */
 static void check_tax(reporter *rp, doc *d, bool required)
 {
     bool table = get(d, "tax_table") || get(d, "tax_column");
-    bool fixed = get(d, "tax_fixed_pct") != NULL;
+    bool fixed = given(d, "tax_fixed_pct");
     if (table && fixed)
         report(rp, "tax_fixed_pct", "give either tax_table and tax_column or tax_fixed_pct, "
                                     "not both");
@@ -280,7 +292,7 @@ static void check_account(reporter *rp, doc *d, bool required)
             snprintf(d->val[idx_of(d->t, "clearing")], VAL_MAX, "%s", a.clearing);
             snprintf(d->val[idx_of(d->t, "account")], VAL_MAX, "%s", a.account);
         }
-    } else if (!iban && required) {
+    } else if (!given(d, "iban") && required) {
         report(rp, "clearing", "give clearing and account, or an IBAN");
     }
 }
@@ -840,10 +852,15 @@ static int batch_jsonl(ctx *c, const char *name, char *data, size_t len, size_t 
                 for (size_t i = 0; i < json_len(obj); i++) {
                     const char *k = json_key_at(obj, i);
                     const json_value *jv = json_at(obj, i);
-                    const char *sv = json_typeof(jv) == JSON_STRING   ? json_string(jv, NULL)
+                    size_t svlen = 0;
+                    const char *sv = json_typeof(jv) == JSON_STRING   ? json_string(jv, &svlen)
                                      : json_typeof(jv) == JSON_NUMBER ? json_number_text(jv)
                                                                       : NULL;
-                    if (sv == NULL) {
+                    if (sv != NULL && json_typeof(jv) == JSON_STRING && strlen(sv) != svlen) {
+                        /* "a\u0000b" would otherwise be cut to "a" without a word. */
+                        report(c->rp, k, "contains a NUL character (\\u0000)");
+                        ok = false;
+                    } else if (sv == NULL) {
                         report(c->rp, k, "must be a string or a number");
                         ok = false;
                     } else if (strcmp(k, "type") == 0) {
@@ -857,9 +874,11 @@ static int batch_jsonl(ctx *c, const char *name, char *data, size_t len, size_t 
                         ok = false;
                     }
                 }
-                if (type == NULL)
+                if (!ok) {
+                    /* each bad member is reported already */
+                } else if (type == NULL) {
                     report(c->rp, "type", "is required");
-                else if (ok) {
+                } else {
                     char uuid[37];
                     int rc = add_one(c, type, f, nf, corrects, uuid);
                     if (rc != RL_OK && rc != RL_EDATA) {
@@ -964,17 +983,24 @@ int registry_batch(vault *v, const char *path, FILE *out, size_t *count)
         return rc;
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
-    size_t i = 0;
+    /* A UTF-8 byte order mark (as some editors save) is skipped for both formats. */
+    size_t bom = len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+    size_t i = bom;
     while (i < len && (data[i] == ' ' || data[i] == '\n' || data[i] == '\r' || data[i] == '\t'))
         i++;
-    bool jsonl = i < len && data[i] == '{';
+    if (i == len) {
+        rc = err_set(RL_EDATA, "%s: empty batch (no documents)", base);
+        goto cleanup;
+    }
+    bool jsonl = data[i] == '{';
     if (jsonl && !csv_utf8_valid(data, len)) {
         rc = err_set(RL_EDATA, "%s: not valid UTF-8", base);
         goto cleanup;
     }
     if ((rc = vault_begin(v)) != RL_OK)
         goto cleanup;
-    rc = jsonl ? batch_jsonl(&c, base, data, len, count) : batch_csv(&c, base, data, len, count);
+    rc = jsonl ? batch_jsonl(&c, base, data + bom, len - bom, count)
+               : batch_csv(&c, base, data, len, count);
     if (rc == RL_OK && rp.errors == 0 && *count == 0)
         rc = err_set(RL_EDATA, "%s: no documents in the batch", base);
     else if (rc == RL_OK && rp.errors > 0) {
@@ -1085,8 +1111,10 @@ int registry_approve(vault *v, const char *uuid) { return decide(v, uuid, "appro
 
 int registry_reject(vault *v, const char *uuid, const char *reason)
 {
-    if (reason == NULL || field_text(reason, strlen(reason), 500) != RL_OK)
-        return err_set(RL_EUSAGE, "rejecting needs --reason TEXT (1-500 characters)");
+    if (reason == NULL || field_text(reason, strlen(reason), 500) != RL_OK ||
+        !csv_utf8_valid(reason, strlen(reason)))
+        return err_set(RL_EUSAGE, "rejecting needs --reason TEXT (1-500 bytes of UTF-8 text, "
+                                  "no control characters)");
     return decide(v, uuid, "rejected", reason);
 }
 
@@ -1270,7 +1298,7 @@ int registry_employee_show(vault *v, const char *pnr_text, int json, int reveal,
     ident_pnr p;
     int rc = RL_OK;
     if (ident_pnr_parse(pnr_text, today_int(NULL), &p) != RL_OK)
-        return err_wrap(RL_EDATA, "personnummer: ");
+        return RL_EDATA; /* the message already says "personnummer: ..." */
     /* The person: from the snapshot, else from the first live hire. */
     int src = sqlite3_prepare_v2(
         db,

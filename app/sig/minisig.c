@@ -527,6 +527,36 @@ cleanup:
     return rc;
 }
 
+void minisig_seckey_raw(const minisig_seckey *sk, uint8_t raw[64], uint8_t key_id[8])
+{
+    memcpy(raw, sk->sk, SK_BYTES);
+    memcpy(key_id, sk->key_id, KEYID_BYTES);
+}
+
+int minisig_pubkey_format(const minisig_pubkey *pk, const char *comment, char *out, size_t cap)
+{
+    uint8_t pub[PUBKEY_BLOB];
+    char idhex[17];
+    size_t pos = 0;
+    if (cap > 0)
+        out[0] = '\0';
+    if (!comment_ok(comment))
+        return err_set(RL_EUSAGE, "public key comment must be one line of at most 200 bytes");
+    memcpy(pub, SIGALG_LEGACY, 2);
+    memcpy(pub + 2, pk->key_id, KEYID_BYTES);
+    memcpy(pub + 2 + KEYID_BYTES, pk->pk, 32);
+    snprintf(idhex, sizeof idhex, "%016" PRIX64, le64_load(pk->key_id));
+    if (!append_str(out, cap, &pos, UNTRUSTED_PREFIX "minisign public key ") ||
+        !append_str(out, cap, &pos, idhex) || !append_str(out, cap, &pos, " ") ||
+        !append_str(out, cap, &pos, comment) || !append_str(out, cap, &pos, "\n") ||
+        !append_b64(out, cap, &pos, pub, sizeof pub) || !append_str(out, cap, &pos, "\n")) {
+        if (cap > 0)
+            out[0] = '\0';
+        return err_set(RL_EUSAGE, "public key buffer too small");
+    }
+    return RL_OK;
+}
+
 /* --- signatures -------------------------------------------------------------------- */
 
 /* Parses a .minisig text. Every failure is RL_EINTEGRITY: a signature we cannot read is

@@ -52,6 +52,8 @@ int minisig_seckey_load(const char *path, minisig_seckey **out)
 int minisig_seckey_from_raw(const uint8_t sk[64], const uint8_t key_id[8], minisig_seckey **out)
     __attribute__((warn_unused_result));
 void minisig_seckey_free(minisig_seckey *sk);
+/* The raw material back (for sealing it elsewhere): raw must be sodium_malloc'd. */
+void minisig_seckey_raw(const minisig_seckey *sk, uint8_t raw[64], uint8_t key_id[8]);
 /* The public half of a secret key. */
 void minisig_seckey_pubkey(const minisig_seckey *sk, minisig_pubkey *out);
 
@@ -59,6 +61,11 @@ void minisig_seckey_pubkey(const minisig_seckey *sk, minisig_pubkey *out);
  * and the unencrypted secret key file text into sec_text. Both buffers >= 512 bytes. */
 int minisig_keygen(const char *comment, char *pub_text, size_t pub_cap, char *sec_text,
                    size_t sec_cap) __attribute__((warn_unused_result));
+
+/* Writes pk as a public key file's text (as minisign -G writes it: an untrusted comment
+ * naming the key id and comment, then the base64 line) into out (>= 512 bytes). */
+int minisig_pubkey_format(const minisig_pubkey *pk, const char *comment, char *out, size_t cap)
+    __attribute__((warn_unused_result));
 
 /* Signs data; writes the .minisig file text (NUL-terminated) into out (cap >= 512 for a
  * trusted comment up to 255 bytes, MINISIG_SIG_TEXT_MAX for any). trusted_comment must be

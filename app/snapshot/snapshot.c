@@ -208,8 +208,12 @@ static int each_row(importer *im, int which, snap_file *f, const char *const *co
         if ((n & 1023) == 0)
             show_progress(im, csv_offset(r));
     }
-    if (rc == RL_EDATA) {
-        /* A structural CSV error: report it like a record error and stop this file. */
+    bool structural = rc == RL_EDATA;
+    if (structural) {
+        /* A structural CSV error: report it like a record error and stop this file. The
+         * records not read are not missing (the file matched its signed hash), so the count
+         * check below would wrongly call it tampering (exit 3): the import fails as bad
+         * data instead. */
         im->errors++;
         if (im->report)
             fprintf(im->report, "%s\n", err_msg());
@@ -218,7 +222,7 @@ static int each_row(importer *im, int which, snap_file *f, const char *const *co
     csv_close(r);
     im->done_bytes += f->len;
     *rows = n;
-    if (rc == RL_OK && n != f->rows_expected)
+    if (rc == RL_OK && !structural && n != f->rows_expected)
         rc = err_set(RL_EINTEGRITY, "%s: %llu records, the signed manifest says %llu",
                      file_names[which], (unsigned long long)n,
                      (unsigned long long)f->rows_expected);
@@ -561,11 +565,31 @@ static int manifest_str(const json_value *root, const char *key, char *out, size
 {
     size_t len = 0;
     const char *s = json_string(json_get(root, key), &len);
-    if (s == NULL || len == 0 || len >= cap)
-        return err_set(RL_EDATA, "manifest.json: field %s must be a string of 1-%zu bytes", key,
-                       cap - 1);
+    if (s == NULL || len == 0 || len >= cap || field_text(s, len, cap - 1) != RL_OK)
+        return err_set(RL_EDATA,
+                       "manifest.json: field %s must be a string of 1-%zu bytes without control "
+                       "characters",
+                       key, cap - 1);
     memcpy(out, s, len + 1);
     return RL_OK;
+}
+
+/* export_time is shown to operators and compared by people: RFC 3339 in UTC,
+ * YYYY-MM-DDTHH:MM:SSZ, a date that exists. */
+static int manifest_time(const char *t)
+{
+    size_t n = strlen(t);
+    int ok = n == 20 && t[10] == 'T' && t[13] == ':' && t[16] == ':' && t[19] == 'Z' &&
+             field_date(t, 10) == RL_OK;
+    for (size_t k = 11; ok && k < 19; k++)
+        if (k != 13 && k != 16 && (t[k] < '0' || t[k] > '9'))
+            ok = 0;
+    if (ok)
+        ok = (t[11] - '0') * 10 + (t[12] - '0') < 24 && (t[14] - '0') * 10 + (t[15] - '0') < 60 &&
+             (t[17] - '0') * 10 + (t[18] - '0') < 60;
+    return ok ? RL_OK
+              : err_set(RL_EDATA, "manifest.json: field export_time must be a UTC time "
+                                  "YYYY-MM-DDTHH:MM:SSZ");
 }
 
 static int manifest_parse(const char *text, size_t len, snap_file files[F_COUNT],
@@ -593,7 +617,8 @@ static int manifest_parse(const char *text, size_t len, snap_file files[F_COUNT]
                            sizeof info->source_system)) != RL_OK ||
         (rc = manifest_str(root, "export_time", info->export_time, sizeof info->export_time)) !=
             RL_OK ||
-        (rc = manifest_str(root, "employer_orgnr", orgnr_text, sizeof orgnr_text)) != RL_OK)
+        (rc = manifest_str(root, "employer_orgnr", orgnr_text, sizeof orgnr_text)) != RL_OK ||
+        (rc = manifest_time(info->export_time)) != RL_OK)
         goto cleanup;
     if (ident_orgnr_parse(orgnr_text, info->orgnr) != RL_OK) {
         rc = err_wrap(RL_EDATA, "manifest.json: field employer_orgnr: ");

@@ -232,8 +232,15 @@ static int derive(const entry *e, const char *passphrase, size_t pass_len, uint8
     return RL_OK;
 }
 
+/* The operator's signing-share key: a separate key from the same Argon2id output, so the
+ * data key's wrapping and the signing share never share a key (docs/signing.md). */
+static void share_from_kek(const uint8_t *kek, uint8_t *share)
+{
+    crypto_kdf_derive_from_key(share, 32, 1, "RLSHARE1", kek);
+}
+
 int keyring_set(keyring *kr, const char *name, const char *passphrase, size_t pass_len,
-                const uint8_t data_key[32])
+                const uint8_t data_key[32], uint8_t *share_key)
 {
     int rc = RL_ENOMEM;
     uint8_t *kek = NULL;
@@ -266,6 +273,8 @@ int keyring_set(keyring *kr, const char *name, const char *passphrase, size_t pa
     make_ad(kr, name, ad, &ad_len);
     crypto_aead_xchacha20poly1305_ietf_encrypt(fresh.wrapped, NULL, data_key, 32, ad, ad_len,
                                                NULL, fresh.nonce, kek);
+    if (share_key != NULL)
+        share_from_kek(kek, share_key);
     if (e == &kr->entries[kr->count])
         kr->count++;
     *e = fresh;
@@ -277,7 +286,7 @@ cleanup:
 }
 
 int keyring_unlock(keyring *kr, const char *name, const char *passphrase, size_t pass_len,
-                   uint8_t data_key[32])
+                   uint8_t data_key[32], uint8_t *share_key)
 {
     int rc = RL_EAUTH;
     uint8_t *kek = NULL;
@@ -304,6 +313,8 @@ int keyring_unlock(keyring *kr, const char *name, const char *passphrase, size_t
         goto cleanup;
     }
     e->failures = 0;
+    if (share_key != NULL)
+        share_from_kek(kek, share_key);
     rc = RL_OK;
 cleanup:
     sodium_free(kek);

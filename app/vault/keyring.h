@@ -45,15 +45,20 @@ int keyring_has(const keyring *kr, const char *name);
 /* Consecutive failed unlocks recorded for name (0 if none or unknown). */
 uint32_t keyring_failures(const keyring *kr, const char *name);
 
-/* Wraps data_key for name under passphrase (replacing an existing entry for name). */
+/* Wraps data_key for name under passphrase (replacing an existing entry for name). If
+ * share_key is not NULL (sodium_malloc'd, 32 bytes) it receives the operator's signing-share
+ * key, derived from the same passphrase derivation under another label: only this
+ * passphrase yields it, and it changes whenever the passphrase is set (docs/signing.md). */
 int keyring_set(keyring *kr, const char *name, const char *passphrase, size_t pass_len,
-                const uint8_t data_key[32]) __attribute__((warn_unused_result));
+                const uint8_t data_key[32], uint8_t *share_key)
+    __attribute__((warn_unused_result));
 
 /* Unwraps the data key for name into data_key (caller's sodium_malloc'd 32 bytes).
  * On a wrong passphrase returns RL_EAUTH and increments the failure count (the caller
- * saves the keyring); on success resets it. Unknown name: RL_EAUTH. */
+ * saves the keyring); on success resets it. Unknown name: RL_EAUTH. share_key as for
+ * keyring_set (NULL: not wanted). */
 int keyring_unlock(keyring *kr, const char *name, const char *passphrase, size_t pass_len,
-                   uint8_t data_key[32]) __attribute__((warn_unused_result));
+                   uint8_t data_key[32], uint8_t *share_key) __attribute__((warn_unused_result));
 
 /* Removes name's entry; 0 or RL_EDATA if absent. */
 int keyring_remove(keyring *kr, const char *name) __attribute__((warn_unused_result));

@@ -7,7 +7,7 @@
 
 #include "common/err.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 static const char schema_sql[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
@@ -75,7 +75,28 @@ static const char schema_sql[] =
     "  gross_ore INTEGER NOT NULL, tax_ore INTEGER NOT NULL, deductions_ore INTEGER NOT NULL,"
     "  net_ore INTEGER NOT NULL, last_net_ore INTEGER NOT NULL, lines TEXT NOT NULL,"
     "  notes TEXT NOT NULL, warnings TEXT NOT NULL,"
-    "  PRIMARY KEY (payrun_id, employment_id)) WITHOUT ROWID;";
+    "  PRIMARY KEY (payrun_id, employment_id)) WITHOUT ROWID;"
+    /* Two-person signing (docs/signing.md): each approver's X25519 key pair, its secret
+     * half wrapped under the approver's passphrase-derived share key; the appliance's
+     * Ed25519 signing keys (public halves); and the signing key sealed for every pair of
+     * approvers, to the one and then to the other. */
+    "CREATE TABLE signers("
+    "  name TEXT PRIMARY KEY, box_pk BLOB NOT NULL, wrapped_sk BLOB NOT NULL,"
+    "  created_at TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE signing_keys("
+    "  key_id TEXT PRIMARY KEY, public_key TEXT NOT NULL, created_at TEXT NOT NULL,"
+    "  created_by TEXT NOT NULL, cosigned_by TEXT NOT NULL, retired_at TEXT) WITHOUT ROWID;"
+    "CREATE TABLE signing_wraps("
+    "  key_id TEXT NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL, wrap BLOB NOT NULL,"
+    "  created_at TEXT NOT NULL, PRIMARY KEY (key_id, a, b)) WITHOUT ROWID;"
+    /* Payment files written, signed by two approvers; statuses from the bank's pain.002. */
+    "CREATE TABLE payfiles("
+    "  msg_id TEXT PRIMARY KEY, payrun_id INTEGER NOT NULL, format TEXT NOT NULL,"
+    "  profile TEXT NOT NULL, sha256 TEXT NOT NULL, count INTEGER NOT NULL,"
+    "  total_ore INTEGER NOT NULL, exec_date TEXT NOT NULL, key_id TEXT NOT NULL,"
+    "  written_by TEXT NOT NULL, cosigned_by TEXT NOT NULL, written_at TEXT NOT NULL,"
+    "  drill INTEGER NOT NULL, signature TEXT NOT NULL, left_out INTEGER NOT NULL,"
+    "  left_out_ore INTEGER NOT NULL) WITHOUT ROWID;";
 
 int schema_apply(sqlite3 *db)
 {

@@ -33,6 +33,7 @@ struct vault {
     char operator[KEYRING_NAME_MAX + 1];
     vault_role role;
     int in_tx;
+    uint8_t *share; /* the operator's signing-share key (sodium_malloc'd), see signing.h */
 };
 
 static int path_join(char *out, size_t cap, const char *dir, const char *leaf)
@@ -607,7 +608,7 @@ int vault_create(const char *dir, const char *admin, const char *pass, size_t pa
         goto cleanup;
     }
     randombytes_buf(key, 32);
-    if ((rc = keyring_new(&kr)) != RL_OK || (rc = keyring_set(kr, admin, pass, pass_len, key)))
+    if ((rc = keyring_new(&kr)) != RL_OK || (rc = keyring_set(kr, admin, pass, pass_len, key, NULL)))
         goto cleanup;
     snprintf(v->operator, sizeof v->operator, "%s", admin);
     v->role = VAULT_ROLE_ADMIN;
@@ -644,6 +645,251 @@ static unsigned delay_for(uint32_t failures)
     return 1u << (failures - 1);
 }
 
+/* Waits the delay the operator's failures call for, then unwraps the data key (and the
+ * share key). A wrong passphrase is counted in the keyring (saved) and reported with the
+ * next delay; the count before this success is returned for the audit log. */
+static int unlock_operator(vault *v, keyring *kr, const char *name, const char *pass,
+                           size_t pass_len, uint8_t *key, uint8_t *share,
+                           uint32_t *failures_before)
+{
+    unsigned wait = delay_for(keyring_failures(kr, name));
+    if (wait > 0) {
+        fprintf(stderr, "reservlon: %u earlier failed attempts for '%s'; waiting %u s\n",
+                keyring_failures(kr, name), name, wait);
+        sleep(wait);
+    }
+    *failures_before = keyring_failures(kr, name);
+    int rc = keyring_unlock(kr, name, pass, pass_len, key, share);
+    if (rc == RL_EAUTH) {
+        uint32_t n = keyring_failures(kr, name);
+        if (keyring_save(kr, v->keyring_path) != RL_OK) {
+            /* keep the authentication error; the counter is best effort */
+        }
+        return err_set(RL_EAUTH,
+                       "wrong passphrase for operator '%s' (%u consecutive failures; the next "
+                       "attempt waits %u s)",
+                       name, n, delay_for(n));
+    }
+    if (rc != RL_OK)
+        return rc;
+    if (*failures_before > 0)
+        return keyring_save(kr, v->keyring_path);
+    return RL_OK;
+}
+
+/* The role and active flag of name in the database. */
+static int operator_role(vault *v, const char *name, vault_role *role)
+{
+    sqlite3_stmt *q = NULL;
+    int rc;
+    int src = sqlite3_prepare_v2(v->db, "SELECT role, active FROM operators WHERE name=?", -1, &q,
+                                 NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+        src = sqlite3_step(q);
+    }
+    if (src == SQLITE_ROW && sqlite3_column_int(q, 1) == 1 &&
+        vault_role_parse((const char *)sqlite3_column_text(q, 0), role) == RL_OK)
+        rc = RL_OK;
+    else if (src == SQLITE_ROW || src == SQLITE_DONE)
+        rc = err_set(RL_EAUTH, "operator '%s' is not active in this vault", name);
+    else
+        rc = vault_sql_error(v, src, "reading operators");
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* --- approvers' signing key pairs (docs/signing.md) ---------------------------------------- */
+
+static int signer_revoke(vault *v, const char *name, int whole);
+
+/* RL_OK if name has a key pair, RL_EDATA if not. */
+static int signer_missing(vault *v, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(v->db, "SELECT 1 FROM signers WHERE name = ?", -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    if (src == SQLITE_ROW)
+        return RL_OK;
+    return src == SQLITE_DONE ? RL_EDATA : vault_sql_error(v, src, "reading signers");
+}
+
+#define SIGNER_WRAP_LEN (crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + 32 + \
+                         crypto_aead_xchacha20poly1305_ietf_ABYTES)
+
+static void signer_ad(vault *v, const char *name, uint8_t *ad, size_t *len)
+{
+    char id[64] = "";
+    if (meta_get(v, "vault_id", id, sizeof id) != RL_OK)
+        id[0] = '\0';
+    *len = (size_t)snprintf((char *)ad, 8 + 64 + KEYRING_NAME_MAX + 4, "RLSIGNR1|%s|%s", id, name);
+}
+
+/* Gives name a new X25519 key pair, its secret half wrapped under share, and drops every
+ * wrap of the appliance signing key that involved name's old pair (a new passphrase or
+ * role revokes the old share; two approvers grant it again). Inside the caller's
+ * transaction. */
+static int signer_enroll(vault *v, const char *name, const uint8_t *share)
+{
+    uint8_t pk[32], *sk = sodium_malloc(32);
+    uint8_t wrap[SIGNER_WRAP_LEN], ad[8 + 64 + KEYRING_NAME_MAX + 4];
+    size_t ad_len;
+    sqlite3_stmt *st = NULL;
+    int rc = RL_OK;
+    if (sk == NULL)
+        return err_set(RL_ENOMEM, "cannot allocate protected memory");
+    crypto_box_keypair(pk, sk);
+    randombytes_buf(wrap, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+    signer_ad(v, name, ad, &ad_len);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(wrap + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+                                               NULL, sk, 32, ad, ad_len, NULL, wrap, share);
+    char at[21];
+    vault_now(at);
+    int src = sqlite3_prepare_v2(v->db, "INSERT OR REPLACE INTO signers VALUES(?,?,?,?)", -1, &st,
+                                 NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, pk, sizeof pk, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 3, wrap, sizeof wrap, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, at, -1, SQLITE_STATIC);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (src != SQLITE_DONE) {
+        rc = vault_sql_error(v, src, "enrolling a signer");
+        goto cleanup;
+    }
+    rc = signer_revoke(v, name, 0);
+cleanup:
+    sodium_free(sk);
+    return rc;
+}
+
+/* Drops name's wraps of the signing key, and with whole also its key pair. */
+static int signer_revoke(vault *v, const char *name, int whole)
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(v->db, "DELETE FROM signing_wraps WHERE a = ?1 OR b = ?1", -1,
+                                 &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (src == SQLITE_DONE && whole) {
+        src = sqlite3_prepare_v2(v->db, "DELETE FROM signers WHERE name = ?1", -1, &st, NULL);
+        if (src == SQLITE_OK) {
+            sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+            src = sqlite3_step(st);
+        }
+        sqlite3_finalize(st);
+    }
+    return src == SQLITE_DONE ? RL_OK : vault_sql_error(v, src, "revoking a signer");
+}
+
+int vault_signer_unwrap(vault *v, const char *name, const uint8_t *share, uint8_t *box_sk,
+                        uint8_t box_pk[32])
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+    uint8_t ad[8 + 64 + KEYRING_NAME_MAX + 4];
+    size_t ad_len;
+    int src = sqlite3_prepare_v2(v->db, "SELECT box_pk, wrapped_sk FROM signers WHERE name = ?",
+                                 -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        src = sqlite3_step(st);
+    }
+    if (src == SQLITE_DONE) {
+        rc = err_set(RL_EAUTH, "approver '%s' has no signing key pair yet: it is made at their "
+                               "next login", name);
+    } else if (src != SQLITE_ROW) {
+        rc = vault_sql_error(v, src, "reading signers");
+    } else if (sqlite3_column_bytes(st, 0) != 32 ||
+               sqlite3_column_bytes(st, 1) != SIGNER_WRAP_LEN) {
+        rc = err_set(RL_EINTEGRITY, "the signing key pair of '%s' is damaged", name);
+    } else {
+        const uint8_t *w = sqlite3_column_blob(st, 1);
+        memcpy(box_pk, sqlite3_column_blob(st, 0), 32);
+        signer_ad(v, name, ad, &ad_len);
+        if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+                box_sk, NULL, NULL, w + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+                SIGNER_WRAP_LEN - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, ad, ad_len, w,
+                share) != 0)
+            rc = err_set(RL_EAUTH, "the signing share of '%s' does not open with their "
+                                   "passphrase (it was reset: two approvers must grant it again "
+                                   "with 'key grant')", name);
+        else
+            rc = RL_OK;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+const uint8_t *vault_share_key(const vault *v) { return v->share; }
+
+int vault_authenticate_second(vault *v, const char *name, const char *pass, size_t pass_len,
+                              unsigned roles, const char *action, uint8_t *share)
+{
+    keyring *kr = NULL;
+    uint8_t *key = NULL, *mine = NULL;
+    vault_role role;
+    int rc;
+    if (strcmp(name, v->operator) == 0)
+        return err_set(RL_EAUTH, "%s needs two different people: '%s' cannot be both", action,
+                       name);
+    if ((rc = keyring_load(v->keyring_path, &kr)) != RL_OK)
+        return rc;
+    if (!keyring_has(kr, name)) {
+        rc = err_set(RL_EAUTH, "no operator named '%s' in this vault", name);
+        goto cleanup;
+    }
+    key = sodium_malloc(32);
+    mine = sodium_malloc(32);
+    if (key == NULL || mine == NULL) {
+        rc = err_set(RL_ENOMEM, "cannot allocate protected memory");
+        goto cleanup;
+    }
+    uint32_t failures_before = 0;
+    if ((rc = unlock_operator(v, kr, name, pass, pass_len, key, share, &failures_before)) !=
+        RL_OK)
+        goto cleanup;
+    /* The same vault: the second passphrase must unwrap the key the vault runs under. */
+    if ((rc = vfs_copy_key(v->vfs, mine)) != RL_OK)
+        goto cleanup;
+    if (sodium_memcmp(key, mine, 32) != 0) {
+        rc = err_set(RL_EINTEGRITY, "the keyring entry of '%s' does not belong to this vault",
+                     name);
+        goto cleanup;
+    }
+    if ((rc = operator_role(v, name, &role)) != RL_OK)
+        goto cleanup;
+    if (!(role & roles)) {
+        rc = err_set(RL_EAUTH, "%s: '%s' is %s, not an approver", action, name,
+                     vault_role_name(role));
+        goto cleanup;
+    }
+    char detail[200];
+    snprintf(detail, sizeof detail, "%s authenticated as second person for %s%s", name, action,
+             failures_before ? " (after failed attempts)" : "");
+    if ((rc = vault_begin(v)) != RL_OK || (rc = vault_audit(v, "auth.second", detail)) != RL_OK ||
+        (rc = vault_commit(v)) != RL_OK)
+        vault_rollback(v);
+cleanup:
+    if (rc != RL_OK && share != NULL)
+        sodium_memzero(share, 32);
+    keyring_free(kr);
+    sodium_free(key);
+    sodium_free(mine);
+    return rc;
+}
+
 int vault_open(const char *dir, const char *name, const char *pass, size_t pass_len,
                vault **out)
 {
@@ -666,34 +912,24 @@ int vault_open(const char *dir, const char *name, const char *pass, size_t pass_
         rc = err_set(RL_EAUTH, "no operator named '%s' in this vault", name);
         goto cleanup;
     }
-    unsigned wait = delay_for(keyring_failures(kr, name));
-    if (wait > 0) {
-        fprintf(stderr, "reservlon: %u earlier failed attempts for '%s'; waiting %u s\n",
-                keyring_failures(kr, name), name, wait);
-        sleep(wait);
-    }
     key = sodium_malloc(32);
-    if (key == NULL) {
+    v->share = sodium_malloc(32);
+    if (key == NULL || v->share == NULL) {
         rc = err_set(RL_ENOMEM, "cannot allocate protected memory");
         goto cleanup;
     }
-    uint32_t failures_before = keyring_failures(kr, name);
-    rc = keyring_unlock(kr, name, pass, pass_len, key);
-    if (rc == RL_EAUTH) {
-        uint32_t n = keyring_failures(kr, name);
-        if (keyring_save(kr, v->keyring_path) != RL_OK) {
-            /* keep the authentication error; the counter is best effort */
-        }
-        rc = err_set(RL_EAUTH,
-                     "wrong passphrase for operator '%s' (%u consecutive failures; the next "
-                     "attempt waits %u s)",
-                     name, n, delay_for(n));
+    uint32_t failures_before = 0;
+    if ((rc = unlock_operator(v, kr, name, pass, pass_len, key, v->share, &failures_before)) !=
+        RL_OK)
+        goto cleanup;
+    if (stat(v->db_path, &st) != 0 && errno == ENOENT) {
+        /* Keyring and commit record without their database: removed, not "cannot open". */
+        rc = err_set(RL_EINTEGRITY,
+                     "vault integrity failure: the database %s is missing (deleted or moved); "
+                     "restore the vault from its last backup",
+                     v->db_path);
         goto cleanup;
     }
-    if (rc != RL_OK)
-        goto cleanup;
-    if (failures_before > 0 && (rc = keyring_save(kr, v->keyring_path)) != RL_OK)
-        goto cleanup;
     if ((rc = db_open(v, key, 0)) != RL_OK)
         goto cleanup;
     char id_hex[33], stored[64];
@@ -710,23 +946,7 @@ int vault_open(const char *dir, const char *name, const char *pass, size_t pass_
         goto cleanup;
     if ((rc = schema_check(v->db)) != RL_OK || (rc = counter_check(v)) != RL_OK)
         goto cleanup;
-    sqlite3_stmt *q = NULL;
-    int src = sqlite3_prepare_v2(v->db, "SELECT role, active FROM operators WHERE name=?", -1, &q,
-                                 NULL);
-    if (src == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-        src = sqlite3_step(q);
-    }
-    if (src == SQLITE_ROW && sqlite3_column_int(q, 1) == 1 &&
-        vault_role_parse((const char *)sqlite3_column_text(q, 0), &v->role) == RL_OK) {
-        rc = RL_OK;
-    } else if (src == SQLITE_ROW || src == SQLITE_DONE) {
-        rc = err_set(RL_EAUTH, "operator '%s' is not active in this vault", name);
-    } else {
-        rc = vault_sql_error(v, src, "reading operators");
-    }
-    sqlite3_finalize(q);
-    if (rc != RL_OK)
+    if ((rc = operator_role(v, name, &v->role)) != RL_OK)
         goto cleanup;
     snprintf(v->operator, sizeof v->operator, "%s", name);
     if (failures_before > 0) {
@@ -736,6 +956,16 @@ int vault_open(const char *dir, const char *name, const char *pass, size_t pass_
         snprintf(detail, sizeof detail, "%u failed passphrase attempt(s) for %s before this login",
                  failures_before, name);
         if ((rc = vault_begin(v)) != RL_OK || (rc = vault_audit(v, "auth.failures", detail)) ||
+            (rc = vault_commit(v)))
+            goto cleanup;
+    }
+    if (v->role == VAULT_ROLE_APPROVER && (rc = signer_missing(v, name)) != RL_OK) {
+        /* An approver without a key pair (from before signing existed): made now, while
+         * their passphrase is at hand; the signing key still has to be granted to them. */
+        if (rc != RL_EDATA)
+            goto cleanup;
+        if ((rc = vault_begin(v)) != RL_OK || (rc = signer_enroll(v, name, v->share)) ||
+            (rc = vault_audit(v, "signer.enroll", "signing key pair made at login")) ||
             (rc = vault_commit(v)))
             goto cleanup;
     }
@@ -759,6 +989,7 @@ void vault_close(vault *v)
     vfs_destroy(v->vfs);
     if (v->lock_fd >= 0)
         close(v->lock_fd);
+    sodium_free(v->share);
     sodium_memzero(v, sizeof *v);
     free(v);
 }
@@ -790,7 +1021,7 @@ int vault_operator_add(vault *v, const char *name, vault_role role, const char *
 {
     int rc;
     keyring *kr = NULL;
-    uint8_t *key = NULL;
+    uint8_t *key = NULL, *share = NULL;
     if ((rc = vault_require_role(v, VAULT_ROLE_ADMIN, "adding an operator")) != RL_OK ||
         (rc = check_name(name)) != RL_OK || (rc = check_new_passphrase(pass_len)) != RL_OK)
         return rc;
@@ -804,9 +1035,18 @@ int vault_operator_add(vault *v, const char *name, vault_role role, const char *
     }
     if ((rc = vfs_copy_key(v->vfs, key)) != RL_OK)
         goto cleanup;
-    if ((rc = keyring_set(kr, name, pass, pass_len, key)) != RL_OK)
+    share = sodium_malloc(32);
+    if (share == NULL) {
+        rc = err_set(RL_ENOMEM, "cannot allocate protected memory");
+        goto cleanup;
+    }
+    if ((rc = keyring_set(kr, name, pass, pass_len, key, share)) != RL_OK)
         goto cleanup;
     if ((rc = vault_begin(v)) != RL_OK)
+        goto cleanup;
+    /* A new passphrase or role revokes the operator's old signing share (docs/signing.md). */
+    rc = role == VAULT_ROLE_APPROVER ? signer_enroll(v, name, share) : signer_revoke(v, name, 1);
+    if (rc != RL_OK)
         goto cleanup;
     char detail[160];
     snprintf(detail, sizeof detail, "operator %s added with role %s", name, vault_role_name(role));
@@ -823,6 +1063,7 @@ cleanup:
         vault_rollback(v);
     keyring_free(kr);
     sodium_free(key);
+    sodium_free(share);
     return rc;
 }
 

@@ -81,6 +81,23 @@ int vault_audit_list(vault *v, int json, FILE *out) __attribute__((warn_unused_r
 int vault_operator_add(vault *v, const char *name, vault_role role, const char *pass,
                        size_t pass_len) __attribute__((warn_unused_result));
 
+/* Two-person control (docs/signing.md). The logged-in operator's signing-share key (32
+ * bytes, derived from their passphrase; wiped at vault_close). */
+const uint8_t *vault_share_key(const vault *v);
+
+/* Authenticates a second operator, name, in the open vault for action (an audit line):
+ * must differ from the logged-in operator, know their passphrase (with the same growing
+ * delay and failure count as a login), belong to this vault and hold one of roles.
+ * Writes their share key into share (sodium_malloc'd, 32 bytes). RL_EAUTH otherwise. */
+int vault_authenticate_second(vault *v, const char *name, const char *pass, size_t pass_len,
+                              unsigned roles, const char *action, uint8_t *share)
+    __attribute__((warn_unused_result));
+
+/* Unwraps approver name's X25519 secret key with their share key into box_sk
+ * (sodium_malloc'd, 32 bytes) and gives its public half. RL_EAUTH if it does not open. */
+int vault_signer_unwrap(vault *v, const char *name, const uint8_t *share, uint8_t *box_sk,
+                        uint8_t box_pk[32]) __attribute__((warn_unused_result));
+
 /* Maps an SQLite result to an RL_E* code and records a message that starts with what. */
 int vault_sql_error(vault *v, int sqlite_rc, const char *what);
 

@@ -35,6 +35,7 @@
 
 static char base[256], vdir[300], top[512];
 static vault *V;
+static signing_session *SIGNER; /* appr1 logged in, appr2 second: the key unlocked */
 static int64_t RUN, RUN_OPEN;   /* approved / only created */
 static long long EXP_N, EXP_TOTAL;
 static char P_NAMED[13], P_PK[13], P_IBAN[13], P_FUTURE[13]; /* special people (all paid) */
@@ -62,10 +63,33 @@ static int sh(const char *fmt, ...)
 
 static void use(const char *who, const char *pass)
 {
+    signing_close(SIGNER);
+    SIGNER = NULL;
     vault_close(V);
     V = NULL;
     if (vault_open(vdir, who, pass, strlen(pass), &V) != RL_OK)
         fail_msg("opening the vault as %s: %s", who, err_msg());
+}
+
+/* appr1 with appr2 as the second approver; the key made on first use. Its public key is
+ * written to base/appliance.pub for minisign -V. */
+static void use_signers(void)
+{
+    use("appr1", APPR1_PASS);
+    if (signing_pair_open(V, "appr2", APPR2_PASS, strlen(APPR2_PASS), "test signing",
+                          &SIGNER) != RL_OK)
+        fail_msg("signing_pair_open: %s", err_msg());
+    char pub[512];
+    int rc = signing_unlock(SIGNER);
+    if (rc == RL_EDATA)
+        rc = signing_key_create(SIGNER, pub, sizeof pub);
+    if (rc != RL_OK)
+        fail_msg("signing key: %s", err_msg());
+    minisig_pubkey pk;
+    assert_int_equal(signing_pubkey(V, &pk, pub, sizeof pub), RL_OK);
+    char p[700];
+    snprintf(p, sizeof p, "%s/appliance.pub", base);
+    assert_int_equal(file_write_atomic(p, pub, strlen(pub), 0600), RL_OK);
 }
 
 static void exec_sql(const char *sql)
@@ -116,6 +140,7 @@ static payfile_options opts(payfile_format f, const char *profile)
     o.debtor_account = "123 4560"; /* checked by ident like any account */
     o.debtor_bic = "ESSESESS";
     o.agreement_id = "AGR-12345";
+    o.signer = SIGNER;
     return o;
 }
 
@@ -141,6 +166,13 @@ static void check_file(const char *file, payfile_format f, const char *profile,
     if (sh("/usr/bin/python3 '%s/check.py' '%s' %s %s %lld %lld '%s/names' %.10s '%s' '%s'", base,
            file, ver, profile, EXP_N, EXP_TOTAL, base, P_PK + 2, IBAN_OK, ids_out) != 0)
         fail_msg("%s: the independent check failed (%s, %s)", file, ver, profile);
+    /* The signature, by the standard tool, with the trusted comment it must carry. */
+    if (sh("minisign -V -m '%s' -p '%s/appliance.pub' > '%s.v' 2>&1", file, base, file) != 0 ||
+        sh("grep -qi 'trusted comment: reservlon payfile mode=[a-z]* seq=[0-9]* .*msgid=.* payrun=.* total=.* count=%lld left_out=0 "
+           "exec=.* signed=.* by=appr1+appr2 key=' '%s.v'", EXP_N, file) != 0) {
+        sh("cat '%s.v' >&2", file);
+        fail_msg("%s: minisign -V failed or the trusted comment is incomplete", file);
+    }
 }
 
 static bool exists(const char *p) { return access(p, F_OK) == 0; }
@@ -283,6 +315,7 @@ static int setup(void **state)
         assert_int_equal(payrun_approve(V, RUN, status), RL_OK);
     }
     assert_string_equal(status, "approved");
+    use_signers();
 
     /* The people the checks look at, all paid: a name with Swedish letters, XML specials
      * and letters to transliterate; a Nordea personkonto; an IBAN by an approved bank
@@ -336,6 +369,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    signing_close(SIGNER);
+    SIGNER = NULL;
     vault_close(V);
     V = NULL;
     /* RL_KEEP=1 keeps the generated files for a look at them. */
@@ -473,6 +508,9 @@ static void refused(int64_t run, const payfile_options *o, int code, const char 
     if (not_want && strstr(err_msg(), not_want))
         fail_msg("message '%s' shows '%s'", err_msg(), not_want);
     assert_false(exists(p));
+    char sp[700];
+    snprintf(sp, sizeof sp, "%s.minisig", p);
+    assert_false(exists(sp));
     assert_int_equal(msgid_seq(), seq);
     assert_string_equal(s.msg_id, "");
 }
@@ -547,6 +585,74 @@ static void test_role(void **state)
     refused(RUN, &o, RL_EAUTH, "writing a payment file", NULL);
 }
 
+/* Two-person control: no single approver can sign, a registrar cannot be the second, a
+ * wrong second passphrase is refused and counted, a reset passphrase revokes the share
+ * until two approvers grant it again, and a new approver signs only after a grant. */
+static void test_two_person_signing(void **state)
+{
+    (void)state;
+    signing_session *s = NULL;
+    use("appr1", APPR1_PASS);
+    assert_int_equal(signing_pair_open(V, "appr1", APPR1_PASS, strlen(APPR1_PASS), "t", &s),
+                     RL_EAUTH);
+    assert_non_null(strstr(err_msg(), "two different people"));
+    assert_int_equal(signing_pair_open(V, "reg", REG_PASS, strlen(REG_PASS), "t", &s), RL_EAUTH);
+    assert_non_null(strstr(err_msg(), "not an approver"));
+    assert_int_equal(signing_pair_open(V, "appr2", "wrong passphrase", 16, "t", &s), RL_EAUTH);
+    assert_non_null(strstr(err_msg(), "wrong passphrase for operator 'appr2'"));
+    assert_null(s);
+    /* Without a signer the writer refuses, and writes nothing. */
+    payfile_options o = opts(PAYFILE_PAIN001_03, NULL);
+    o.signer = NULL;
+    refused(RUN, &o, RL_EAUTH, "signed by two approvers", NULL);
+    use("reg", REG_PASS);
+    assert_int_equal(signing_pair_open(V, "appr1", APPR1_PASS, strlen(APPR1_PASS), "t", &s),
+                     RL_EAUTH);
+
+    /* A third approver: enrolled, but the key is not theirs until a grant. */
+    use("admin", ADMIN_PASS);
+    const char *p3 = "approver three passphrase";
+    assert_int_equal(vault_operator_add(V, "appr3", VAULT_ROLE_APPROVER, p3, strlen(p3)), RL_OK);
+    use("appr3", p3);
+    assert_int_equal(signing_pair_open(V, "appr1", APPR1_PASS, strlen(APPR1_PASS), "t", &s),
+                     RL_OK);
+    assert_int_equal(signing_unlock(s), RL_EAUTH);
+    assert_non_null(strstr(err_msg(), "key grant"));
+    signing_close(s);
+    s = NULL;
+    use_signers();
+    size_t made = 0;
+    assert_int_equal(signing_grant(SIGNER, &made), RL_OK);
+    assert_int_equal(made, 2); /* appr1+appr3, appr2+appr3 */
+    assert_int_equal(signing_grant(SIGNER, &made), RL_OK);
+    assert_int_equal(made, 0);
+    use("appr3", p3);
+    assert_int_equal(signing_pair_open(V, "appr2", APPR2_PASS, strlen(APPR2_PASS), "t", &s),
+                     RL_OK);
+    assert_int_equal(signing_unlock(s), RL_OK);
+    signing_close(s);
+    s = NULL;
+
+    /* The administrator resets appr3's passphrase: appr3's old share is revoked. */
+    use("admin", ADMIN_PASS);
+    const char *p3b = "approver three new passphrase";
+    assert_int_equal(vault_operator_add(V, "appr3", VAULT_ROLE_APPROVER, p3b, strlen(p3b)),
+                     RL_OK);
+    use("appr3", p3b);
+    assert_int_equal(signing_pair_open(V, "appr1", APPR1_PASS, strlen(APPR1_PASS), "t", &s),
+                     RL_OK);
+    assert_int_equal(signing_unlock(s), RL_EAUTH);
+    signing_close(s);
+    s = NULL;
+    /* Every step is in the audit log with both names. */
+    assert_true(q_int("SELECT count(*) FROM audit WHERE action = 'key.create' AND detail LIKE"
+                      " '%by appr1 with appr2%'") == 1);
+    assert_true(q_int("SELECT count(*) FROM audit WHERE action = 'key.grant'") >= 1);
+    assert_true(q_int("SELECT count(*) FROM audit WHERE action = 'payfile.write' AND detail"
+                      " LIKE '%signed by appr1 and appr2 with key %'") >= 1);
+    use_signers();
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -558,6 +664,7 @@ int main(void)
         cmocka_unit_test(test_profiles_in_output),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_role),
+        cmocka_unit_test(test_two_person_signing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,383 @@
+/* cmd_payfile: `reservlon key ...` and `reservlon payfile ...` (see cmd_payfile.h).
+ *
+ * These commands bring a second approver into the session (--second NAME, with
+ * --second-passphrase-file or a no-echo prompt), so they parse their own options; the
+ * global --vault, --as and --passphrase-file mean what they mean everywhere. The command
+ * line is documented in docs/signing.md and docs/payfile.md. */
+#include "cli/cmd_payfile.h"
+
+#include "cli/prompt.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/field.h"
+#include "common/json.h"
+#include "common/fileio.h"
+#include "payfile/payfile.h"
+#include "signing/signing.h"
+#include "vault/vault.h"
+
+typedef struct {
+    const char *vault, *as, *pass_file, *second, *second_pass_file;
+    const char *payrun, *out, *format, *profile, *pubkey;
+    int drill, json, leave_out;
+    const char *pos[6];
+    int npos;
+} popts;
+
+static const char help_text[] =
+    "usage: reservlon --vault DIR key|payfile SUBCOMMAND [OPTIONS] --as NAME [--passphrase-file F]\n"
+    "\n"
+    "  key create --second NAME [--out FILE]   the key ceremony: two approvers make the\n"
+    "                                          appliance signing key (public key to FILE)\n"
+    "  key rotate --second NAME [--out FILE]   a new key; the old one is retired\n"
+    "  key grant --second NAME                 seal the key for approver pairs that lack it\n"
+    "  key show                                the current public key\n"
+    "  payfile write --payrun ID --out FILE --second NAME [--format pain.001.001.03|\n"
+    "                pain.001.001.09] [--profile BANK] [--drill] [--leave-out-unpayable]\n"
+    "                                          write and sign the payment file (FILE.minisig)\n"
+    "  payfile list [--json]                   payment files written\n"
+    "  payfile config show | config set KEY VALUE   the debtor (employer) settings\n"
+    "\n"
+    "The second approver's passphrase comes from --second-passphrase-file or the terminal.\n";
+
+static int usage_err(const char *msg)
+{
+    return err_set(RL_EUSAGE, "%s\n%s", msg, help_text);
+}
+
+static int parse(int argc, char **argv, popts *o)
+{
+    memset(o, 0, sizeof *o);
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        const char **slot = NULL;
+        if (strcmp(s, "--vault") == 0)
+            slot = &o->vault;
+        else if (strcmp(s, "--as") == 0)
+            slot = &o->as;
+        else if (strcmp(s, "--passphrase-file") == 0)
+            slot = &o->pass_file;
+        else if (strcmp(s, "--second") == 0)
+            slot = &o->second;
+        else if (strcmp(s, "--second-passphrase-file") == 0)
+            slot = &o->second_pass_file;
+        else if (strcmp(s, "--payrun") == 0)
+            slot = &o->payrun;
+        else if (strcmp(s, "--out") == 0)
+            slot = &o->out;
+        else if (strcmp(s, "--format") == 0)
+            slot = &o->format;
+        else if (strcmp(s, "--profile") == 0)
+            slot = &o->profile;
+        else if (strcmp(s, "--pubkey") == 0)
+            slot = &o->pubkey;
+        else if (strcmp(s, "--drill") == 0)
+            o->drill = 1;
+        else if (strcmp(s, "--leave-out-unpayable") == 0)
+            o->leave_out = 1;
+        else if (strcmp(s, "--json") == 0)
+            o->json = 1;
+        else if (strncmp(s, "--", 2) == 0)
+            return err_set(RL_EUSAGE, "%s: unknown option\n%s", s, help_text);
+        else if (o->npos < (int)(sizeof o->pos / sizeof o->pos[0]))
+            o->pos[o->npos++] = s;
+        else
+            return usage_err("too many arguments");
+        if (slot) {
+            if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)
+                return err_set(RL_EUSAGE, "%s needs a value", s);
+            if (*slot != NULL)
+                return err_set(RL_EUSAGE, "%s is given twice", s);
+            *slot = argv[++i];
+        }
+    }
+    return RL_OK;
+}
+
+static int open_as(const popts *o, vault **v)
+{
+    char *pass = NULL;
+    size_t len = 0;
+    if (o->vault == NULL)
+        return usage_err("--vault DIR is required");
+    if (o->as == NULL)
+        return usage_err("--as NAME is required (the operator running this command)");
+    int rc = cli_read_passphrase(o->pass_file, "passphrase: ", &pass, &len);
+    if (rc != RL_OK)
+        return rc;
+    rc = vault_open(o->vault, o->as, pass, len, v);
+    sodium_free(pass);
+    return rc;
+}
+
+/* The second approver joins: their passphrase, then both approvers' shares. */
+static int open_pair(const popts *o, vault *v, const char *action, signing_session **s)
+{
+    char *pass = NULL, prompt[128];
+    size_t len = 0;
+    if (o->second == NULL)
+        return usage_err("--second NAME is required: this needs a second approver");
+    snprintf(prompt, sizeof prompt, "passphrase of %.64s (second approver): ", o->second);
+    int rc = cli_read_passphrase(o->second_pass_file, prompt, &pass, &len);
+    if (rc != RL_OK)
+        return rc;
+    rc = signing_pair_open(v, o->second, pass, len, action, s);
+    sodium_free(pass);
+    return rc;
+}
+
+/* --- key ----------------------------------------------------------------------------- */
+
+static int key_cmd(const popts *o, vault *v)
+{
+    const char *sub = o->npos >= 2 ? o->pos[1] : "";
+    signing_session *s = NULL;
+    char pub[512];
+    minisig_pubkey pk;
+    int rc;
+    if (strcmp(sub, "show") == 0 && o->npos == 2) {
+        if ((rc = signing_pubkey(v, &pk, pub, sizeof pub)) == RL_OK)
+            fputs(pub, stdout);
+        return rc;
+    }
+    bool create = strcmp(sub, "create") == 0, rotate = strcmp(sub, "rotate") == 0;
+    if ((create || rotate) && o->npos == 2) {
+        int have = signing_pubkey(v, &pk, NULL, 0);
+        if (have != RL_OK && have != RL_EDATA)
+            return have;
+        if (create && have == RL_OK)
+            return err_set(RL_EDATA, "the appliance already has a signing key: 'key rotate' "
+                                     "replaces it");
+        if (rotate && have == RL_EDATA)
+            return err_set(RL_EDATA, "the appliance has no signing key yet: 'key create'");
+        if ((rc = open_pair(o, v, create ? "creating the signing key" : "rotating the signing key",
+                            &s)) != RL_OK)
+            return rc;
+        rc = signing_key_create(s, pub, sizeof pub);
+        if (rc == RL_OK && o->out)
+            rc = file_write_atomic(o->out, pub, strlen(pub), 0644);
+        if (rc == RL_OK) {
+            printf("appliance signing key %s %s by %s and %s\n", signing_key_id(s),
+                   create ? "created" : "rotated", o->as, o->second);
+            printf("give this public key to the bank and enrol it on the tokens:\n%s", pub);
+        }
+        signing_close(s);
+        return rc;
+    }
+    if (strcmp(sub, "grant") == 0 && o->npos == 2) {
+        size_t made = 0;
+        if ((rc = open_pair(o, v, "granting the signing key", &s)) == RL_OK &&
+            (rc = signing_unlock(s)) == RL_OK && (rc = signing_grant(s, &made)) == RL_OK)
+            printf("signing key %s sealed for %zu more approver pair(s)\n", signing_key_id(s),
+                   made);
+        signing_close(s);
+        return rc;
+    }
+    return usage_err("key create|rotate|grant --second NAME | key show");
+}
+
+/* --- payfile ------------------------------------------------------------------------- */
+
+/* The debtor settings an administrator keeps in the vault (docs/payfile.md). */
+static const char *const config_keys[] = {"debtor_name",  "debtor_iban",  "debtor_clearing",
+                                          "debtor_account", "debtor_bic", "agreement_id",
+                                          "initiator_id", "profile"};
+#define NCONFIG (sizeof config_keys / sizeof config_keys[0])
+
+typedef struct {
+    char v[NCONFIG][160];
+} debtor_config;
+
+static void config_load(vault *v, debtor_config *c)
+{
+    for (size_t i = 0; i < NCONFIG; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "payfile.%s", config_keys[i]);
+        if (vault_config_get(v, key, c->v[i], sizeof c->v[i]) != RL_OK)
+            c->v[i][0] = '\0';
+    }
+}
+
+static const char *cfg(const debtor_config *c, const char *name)
+{
+    for (size_t i = 0; i < NCONFIG; i++)
+        if (strcmp(config_keys[i], name) == 0)
+            return c->v[i][0] ? c->v[i] : NULL;
+    return NULL;
+}
+
+static int config_cmd(const popts *o, vault *v)
+{
+    debtor_config c;
+    if (o->npos == 3 && strcmp(o->pos[2], "show") == 0) {
+        config_load(v, &c);
+        for (size_t i = 0; i < NCONFIG; i++)
+            printf("%-16s %s\n", config_keys[i], c.v[i][0] ? c.v[i] : "(not set)");
+        return RL_OK;
+    }
+    if (!(o->npos == 5 && strcmp(o->pos[2], "set") == 0))
+        return usage_err("payfile config show | payfile config set KEY VALUE");
+    const char *name = o->pos[3], *value = o->pos[4];
+    int rc = vault_require_role(v, VAULT_ROLE_ADMIN, "changing the payment file settings");
+    if (rc != RL_OK)
+        return rc;
+    size_t i = 0;
+    while (i < NCONFIG && strcmp(config_keys[i], name) != 0)
+        i++;
+    if (i == NCONFIG)
+        return err_set(RL_EUSAGE, "unknown payment file setting '%s' (debtor_name, debtor_iban, "
+                                  "debtor_clearing, debtor_account, debtor_bic, agreement_id, "
+                                  "initiator_id, profile)", name);
+    size_t n = strlen(value);
+    bool utf8 = true;
+    for (size_t k = 0; k < n && utf8;) {
+        size_t len = (unsigned char)value[k] < 0x80
+                          ? 1
+                          : json_utf8_seq((const unsigned char *)value + k, n - k, NULL);
+        utf8 = len > 0;
+        k += len;
+    }
+    if (n >= sizeof c.v[0] || !utf8 || (n > 0 && field_text(value, n, sizeof c.v[0] - 1) != RL_OK))
+        return err_set(RL_EDATA, "payfile.%s: must be text of at most %zu bytes without control "
+                                 "characters", name, sizeof c.v[0] - 1);
+    if (strcmp(name, "profile") == 0 && n > 0 && payfile_profile_find(value) == NULL)
+        return err_set(RL_EDATA, "payfile.profile: unknown bank profile '%s' (see docs/payfile.md)",
+                       value);
+    char key[64], detail[300];
+    snprintf(key, sizeof key, "payfile.%s", name);
+    snprintf(detail, sizeof detail, "%s set to '%s'", key, value);
+    if ((rc = vault_begin(v)) != RL_OK)
+        return rc;
+    if ((rc = vault_config_set(v, key, value)) != RL_OK ||
+        (rc = vault_audit(v, "config.set", detail)) != RL_OK) {
+        vault_rollback(v);
+        return rc;
+    }
+    return vault_commit(v);
+}
+
+static int write_cmd(const popts *o, vault *v)
+{
+    if (o->payrun == NULL || o->out == NULL)
+        return usage_err("payfile write needs --payrun ID and --out FILE");
+    char *end = NULL;
+    long long run = strtoll(o->payrun, &end, 10);
+    if (end == o->payrun || *end != '\0' || run <= 0)
+        return err_set(RL_EUSAGE, "--payrun must be a pay run number");
+    debtor_config c;
+    config_load(v, &c);
+    payfile_options po = {0};
+    if (o->format == NULL || strcmp(o->format, "pain.001.001.03") == 0)
+        po.format = PAYFILE_PAIN001_03;
+    else if (strcmp(o->format, "pain.001.001.09") == 0)
+        po.format = PAYFILE_PAIN001_09;
+    else
+        return err_set(RL_EUSAGE, "--format must be pain.001.001.03 or pain.001.001.09");
+    po.profile = o->profile ? o->profile : cfg(&c, "profile");
+    po.debtor_name = cfg(&c, "debtor_name");
+    po.debtor_iban = cfg(&c, "debtor_iban");
+    po.debtor_clearing = cfg(&c, "debtor_clearing");
+    po.debtor_account = cfg(&c, "debtor_account");
+    po.debtor_bic = cfg(&c, "debtor_bic");
+    po.agreement_id = cfg(&c, "agreement_id");
+    po.initiator_id = cfg(&c, "initiator_id");
+    po.drill = o->drill != 0;
+    po.leave_out_unpayable = o->leave_out != 0;
+    po.report = stdout;
+    signing_session *s = NULL;
+    int rc = vault_require_role(v, VAULT_ROLE_APPROVER, "writing a payment file");
+    if (rc != RL_OK || (rc = open_pair(o, v, "signing a payment file", &s)) != RL_OK ||
+        (rc = signing_unlock(s)) != RL_OK)
+        goto cleanup;
+    po.signer = s;
+    payfile_summary sum;
+    if ((rc = payfile_write(v, run, &po, o->out, &sum)) != RL_OK)
+        goto cleanup;
+    char total[32];
+    field_money_format(sum.total_ore, total);
+    printf("payment file %s written%s: msgid %s, %llu payments, total %s SEK, execution date "
+           "%s\nsigned by %s and %s (key %s): %s.minisig\nsha256 %s\n",
+           o->out, po.drill ? " (DRILL)" : "", sum.msg_id, (unsigned long long)sum.count, total,
+           sum.exec_date, o->as, o->second, signing_key_id(s), o->out, sum.sha256);
+    if (sum.left_out > 0) {
+        field_money_format(sum.left_out_ore, total);
+        printf("%llu person(s) with %s SEK are NOT in the file (no valid account, listed "
+               "above): pay them another way\n", (unsigned long long)sum.left_out, total);
+    }
+cleanup:
+    signing_close(s);
+    return rc;
+}
+
+static int list_cmd(const popts *o, vault *v)
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(vault_db(v),
+                                 "SELECT msg_id, payrun_id, format, profile, count, total_ore,"
+                                 " exec_date, written_by, cosigned_by, written_at, drill, key_id,"
+                                 " sha256 FROM payfiles ORDER BY written_at, msg_id",
+                                 -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return vault_sql_error(v, src, "listing payment files");
+    int n = 0;
+    if (o->json)
+        fputs("[", stdout);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        char total[32];
+        field_money_format(sqlite3_column_int64(st, 5), total);
+        const char *t[13];
+        for (int i = 0; i < 13; i++)
+            t[i] = (const char *)sqlite3_column_text(st, i);
+        if (o->json)
+            printf("%s{\"msg_id\":\"%s\",\"payrun\":%s,\"format\":\"%s\",\"profile\":\"%s\","
+                   "\"count\":%s,\"total_ore\":%s,\"exec_date\":\"%s\",\"written_by\":\"%s\","
+                   "\"cosigned_by\":\"%s\",\"written_at\":\"%s\",\"drill\":%s,\"key_id\":\"%s\","
+                   "\"sha256\":\"%s\"}",
+                   n ? "," : "", t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9],
+                   sqlite3_column_int(st, 10) ? "true" : "false", t[11], t[12]);
+        else
+            printf("%-28s run %-4s %s %-13s %6s payments %16s SEK  exec %s  by %s+%s %s%s\n",
+                   t[0], t[1], t[2], t[3], t[4], total, t[6], t[7], t[8], t[9],
+                   sqlite3_column_int(st, 10) ? " DRILL" : "");
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (o->json)
+        fputs("]\n", stdout);
+    else if (n == 0)
+        puts("no payment files written");
+    return src == SQLITE_DONE ? RL_OK : vault_sql_error(v, src, "listing payment files");
+}
+
+int cmd_payfile(int argc, char **argv)
+{
+    popts o;
+    vault *v = NULL;
+    int rc = parse(argc, argv, &o);
+    if (rc != RL_OK)
+        return rc;
+    if (o.npos < 2)
+        return usage_err("which subcommand?");
+    bool key = strcmp(o.pos[0], "key") == 0;
+    const char *sub = o.pos[1];
+    if (!key && !(strcmp(sub, "write") == 0 || strcmp(sub, "list") == 0 ||
+                  strcmp(sub, "config") == 0))
+        return usage_err("payfile write|list|config");
+    if ((rc = open_as(&o, &v)) != RL_OK)
+        return rc;
+    if (key)
+        rc = key_cmd(&o, v);
+    else if (strcmp(sub, "write") == 0)
+        rc = o.npos == 2 ? write_cmd(&o, v) : usage_err("payfile write takes no argument");
+    else if (strcmp(sub, "list") == 0)
+        rc = o.npos == 2 ? list_cmd(&o, v) : usage_err("payfile list takes no argument");
+    else
+        rc = config_cmd(&o, v);
+    vault_close(v);
+    return rc;
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# The signed payment file from the command line: the key ceremony by two approvers, the
+# debtor settings, writing and signing a pay run's pain.001 (checked by xmllint against the
+# official XSD and by Debian's minisign -V), people without an account left out only when
+# asked, and the two-person rules: one approver alone, a registrar as the second, a wrong
+# second passphrase, an approver added after the ceremony until the key is granted.
+set -u
+. "$TOP/tests/e2e/lib.sh"
+V="$T/vault"; S="$T/snap"
+for who in admin reg appr1 appr2 appr3; do printf '%s passphrase 2026\n' "$who" > "$T/$who"; done
+printf 'not the passphrase\n' > "$T/wrong"
+AD=(--as alice --passphrase-file "$T/admin")
+R=(--as bob --passphrase-file "$T/reg")
+A1=(--as carol --passphrase-file "$T/appr1")
+A2=(--as dave --passphrase-file "$T/appr2")
+A3=(--as erin --passphrase-file "$T/appr3")
+PY=/usr/bin/python3
+"$GEN" --employees 60 --seed 21 --out "$S" >/dev/null 2>&1 || fail "gen-snapshot"
+nacc=$(awk -F, 'NR>1 && $6=="" && $7=="" {n++} END {print n+0}' "$S/employees.csv")
+[ "$nacc" -ge 1 ] || fail "the test needs a person without an account (seed 21 has one)"
+expect_exit 0 "$BIN" --vault "$V" init --admin alice --passphrase-file "$T/admin" \
+  --export-pubkey "$TOP/keys/test/export-TEST.pub" --rules-pubkey "$TOP/keys/test/rules-TEST.pub"
+expect_exit 0 "$BIN" --vault "$V" snapshot import "$S" "${AD[@]}"
+for op in "bob registrar reg" "carol approver appr1" "dave approver appr2"; do
+  set -- $op
+  expect_exit 0 "$BIN" --vault "$V" operator add "$1" --role "$2" "${AD[@]}" --new-passphrase-file "$T/$3"
+done
+period=$($PY -c 'import csv,sys; p=next(csv.DictReader(open(sys.argv[1])))["period"]; y,m=map(int,p.split("-")); print("%04d-%02d" % (y+(m==12), m%12+1))' "$S/last_payrun.csv")
+expect_exit 0 "$BIN" --vault "$V" payrun create --period "$period" --pay-date "$(date +%F)" --policy same-as-last "${R[@]}"
+expect_exit 0 "$BIN" --vault "$V" payrun approve 1 "${A1[@]}"
+if grep -q "second, different approver" "$T/out"; then
+  expect_exit 0 "$BIN" --vault "$V" payrun approve 1 "${A2[@]}"
+fi
+
+# Debtor settings: administrators only, checked as they are set.
+expect_exit 3 "$BIN" --vault "$V" payfile config set debtor_name "Exempel kommun" "${A1[@]}"
+expect_exit 2 "$BIN" --vault "$V" payfile config set debtor_colour blue "${AD[@]}"
+expect_exit 1 "$BIN" --vault "$V" payfile config set profile "bank of nowhere" "${AD[@]}"
+expect_grep "unknown bank profile" "$T/err"
+expect_exit 1 "$BIN" --vault "$V" payfile config set debtor_name "$(printf 'Exempel\tkommun')" "${AD[@]}"
+expect_grep "payfile.debtor_name" "$T/err"
+for kv in "debtor_name:Exempel kommun" "debtor_clearing:5000" "debtor_account:123 4560" \
+          "debtor_bic:ESSESESS" "agreement_id:AGR-12345" "profile:seb"; do
+  expect_exit 0 "$BIN" --vault "$V" payfile config set "${kv%%:*}" "${kv#*:}" "${AD[@]}"
+done
+expect_exit 0 "$BIN" --vault "$V" payfile config show "${R[@]}"
+expect_grep "debtor_bic *ESSESESS" "$T/out"
+
+# No key yet; the ceremony needs two different approvers who know their passphrases.
+W=(--vault "$V" payfile write --payrun 1 --out "$T/pay.xml")
+expect_exit 1 "$BIN" "${W[@]}" "${A1[@]}" --second dave --second-passphrase-file "$T/appr2"
+expect_grep "no signing key yet" "$T/err"
+expect_exit 3 "$BIN" --vault "$V" key create "${A1[@]}" --second carol --second-passphrase-file "$T/appr1"
+expect_grep "two different people" "$T/err"
+expect_exit 3 "$BIN" --vault "$V" key create "${A1[@]}" --second bob --second-passphrase-file "$T/reg"
+expect_grep "not an approver" "$T/err"
+expect_exit 3 "$BIN" --vault "$V" key create "${A1[@]}" --second dave --second-passphrase-file "$T/wrong"
+expect_grep "wrong passphrase for operator 'dave'" "$T/err"
+expect_exit 3 "$BIN" --vault "$V" key create "${R[@]}" --second dave --second-passphrase-file "$T/appr2"
+expect_exit 0 "$BIN" --vault "$V" key create "${A1[@]}" --second dave --second-passphrase-file "$T/appr2" --out "$T/appliance.pub"
+expect_grep "created by carol and dave" "$T/out"
+expect_exit 1 "$BIN" --vault "$V" key create "${A1[@]}" --second dave --second-passphrase-file "$T/appr2"
+expect_grep "key rotate" "$T/err"
+expect_exit 0 "$BIN" --vault "$V" key show "${R[@]}"
+cmp -s "$T/out" "$T/appliance.pub" || fail "key show differs from the exported public key"
+
+# One approver, or a registrar, cannot write a file; nothing is left behind.
+expect_exit 2 "$BIN" "${W[@]}" "${A1[@]}"
+expect_exit 3 "$BIN" "${W[@]}" "${R[@]}" --second dave --second-passphrase-file "$T/appr2"
+# Someone has no account: refused, named by employment and masked personnummer...
+expect_exit 1 "$BIN" "${W[@]}" "${A1[@]}" --second dave --second-passphrase-file "$T/appr2"
+expect_grep "no bank account" "$T/err"
+[ -e "$T/pay.xml" ] || [ -e "$T/pay.xml.minisig" ] && fail "a refused file was left behind"
+# ... or left out on request, listed, counted and signed.
+expect_exit 0 "$BIN" "${W[@]}" "${A1[@]}" --second dave --second-passphrase-file "$T/appr2" --leave-out-unpayable
+expect_grep "left out: .* SEK: employment .* (........-\*\*\*\*): no bank account" "$T/out"
+expect_grep "NOT in the file" "$T/out"
+xmllint --noout --schema "$TOP/app/data/iso20022/pain.001.001.03.xsd" "$T/pay.xml" 2>"$T/lint" || { cat "$T/lint" >&2; fail "XSD"; }
+minisign -V -m "$T/pay.xml" -p "$T/appliance.pub" > "$T/v" 2>&1 || { cat "$T/v" >&2; fail "minisign -V refused our signature"; }
+grep -qi "trusted comment: reservlon payfile mode=production seq=1 file=pay.xml msgid=RL.* payrun=1 .* left_out=$nacc .* by=carol+dave key=" "$T/v" ||
+  { cat "$T/v" >&2; fail "trusted comment"; }
+# The file's totals agree with the pay run (an independent read of the XML).
+"$BIN" --vault "$V" payrun show 1 --json "${R[@]}" > "$T/run.json" || fail "payrun show"
+$PY - "$T/pay.xml" "$T/v" <<'PYEOF' || fail "file totals"
+import re, sys, xml.etree.ElementTree as ET
+ns = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
+doc = ET.parse(sys.argv[1]).getroot()
+amts = [round(float(a.text) * 100) for a in doc.iterfind(".//p:CdtTrfTxInf/p:Amt/p:InstdAmt", ns)]
+n = int(doc.find(".//p:GrpHdr/p:NbOfTxs", ns).text); s = round(float(doc.find(".//p:GrpHdr/p:CtrlSum", ns).text) * 100)
+assert n == len(amts) and s == sum(amts), (n, len(amts), s, sum(amts))
+assert doc.find(".//p:PmtTpInf/p:CtgyPurp/p:Cd", ns).text == "SALA"
+tc = open(sys.argv[2]).read()
+assert f"count={n} " in tc and re.search(r"total=%d\.%02d SEK" % (s // 100, s % 100), tc), tc
+PYEOF
+# A tampered file no longer verifies.
+cp "$T/pay.xml" "$T/bad.xml"; cp "$T/pay.xml.minisig" "$T/bad.xml.minisig"
+sed -i 's/<InstdAmt Ccy="SEK">\([0-9]\)/<InstdAmt Ccy="SEK">9\1/' "$T/bad.xml"
+minisign -V -q -m "$T/bad.xml" -p "$T/appliance.pub" 2>/dev/null && fail "a tampered file verified"
+
+# A new approver signs only after two who can sign grant the key.
+expect_exit 0 "$BIN" --vault "$V" operator add erin --role approver "${AD[@]}" --new-passphrase-file "$T/appr3"
+expect_exit 3 "$BIN" "${W[@]}" --drill "${A3[@]}" --second carol --second-passphrase-file "$T/appr1" --leave-out-unpayable
+expect_grep "key grant" "$T/err"
+expect_exit 0 "$BIN" --vault "$V" key grant "${A2[@]}" --second carol --second-passphrase-file "$T/appr1"
+expect_grep "sealed for 2 more approver pair" "$T/out"
+rm -f "$T/pay.xml" "$T/pay.xml.minisig"
+expect_exit 0 "$BIN" "${W[@]}" --drill --format pain.001.001.09 "${A3[@]}" --second carol --second-passphrase-file "$T/appr1" --leave-out-unpayable
+expect_grep "msgid DRILL-RL" "$T/out"
+xmllint --noout --schema "$TOP/app/data/iso20022/pain.001.001.09.xsd" "$T/pay.xml" 2>"$T/lint" || { cat "$T/lint" >&2; fail "XSD .09"; }
+minisign -V -m "$T/pay.xml" -p "$T/appliance.pub" > "$T/v" 2>&1 || fail "minisign -V (drill)"
+grep -qi "mode=drill seq=2 " "$T/v" || { cat "$T/v" >&2; fail "drill comment"; }
+
+expect_exit 0 "$BIN" --vault "$V" payfile list "${R[@]}"
+[ "$(grep -c "^RL\|^DRILL" "$T/out")" = 2 ] || { cat "$T/out" >&2; fail "payfile list"; }
+"$BIN" --vault "$V" audit list "${AD[@]}" > "$T/audit"
+for pat in "key.create.*created by carol with dave" "auth.second.*dave authenticated as second person" \
+           "payfile.write.*signed by carol and dave" "key.grant.*by dave and carol" "payfile.write.*signed by erin and carol.*drill"; do
+  grep -q "$pat" "$T/audit" || { cat "$T/audit" >&2; fail "audit lacks: $pat"; }
+done
+pass
