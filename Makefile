@@ -60,6 +60,8 @@ TOK_TEST_BIN := $(TOK_TEST_SRC:tests/token/test_%.c=$(B)/tests/tok_test_%)
 TOK_EMU_OBJ := $(B)/obj/tests/token/emu.o
 UMOCKDEV_CFLAGS = $(patsubst -I%,-isystem %,$(shell pkg-config --cflags umockdev-1.0))
 UMOCKDEV_LIBS = $(shell pkg-config --libs umockdev-1.0)
+# token-sim: emulated tokens for one command (the drill's `reservlon token ...` steps).
+TOKEN_SIM := $(B)/tests/token-sim
 
 BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
@@ -69,7 +71,7 @@ GEN := $(B)/bin/gen-snapshot
 
 .PHONY: all test unit e2e asan drill bench clean fuzz fuzz-smoke
 all: $(BIN) $(if $(wildcard scripts/gen-snapshot.c),$(GEN)) $(UNIT_BIN) $(TOOL_BIN) $(FW_TEST_BIN) \
-     $(TOK_TEST_BIN)
+     $(TOK_TEST_BIN) $(TOKEN_SIM)
 
 # Rebuild everything when the flags change (git's GIT-CFLAGS idea).
 FLAGS_STAMP := $(B)/.flags
@@ -122,6 +124,10 @@ $(B)/tests/tok_test_%: $(B)/obj/tests/token/test_%.o $(TOK_EMU_OBJ) $(LIB) $(FW_
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) $(UMOCKDEV_LIBS) $(CMOCKA_LIBS) -o $@
 
+$(TOKEN_SIM): $(B)/obj/tests/token/token_sim.o $(TOK_EMU_OBJ) $(FW_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) $(UMOCKDEV_LIBS) -o $@
+
 # Benchmark programs exist only in the bench variant (they use RL_BENCH_PLAIN hooks).
 $(B)/bench/%: $(B)/obj/tests/bench/%.o $(LIB)
 	@mkdir -p $(@D)
@@ -142,7 +148,7 @@ e2e: all
 asan:
 	$(MAKE) B=build/asan SANITIZE=1 OPT='-O1 -g' test
 
-drill: $(BIN) $(GEN)
+drill: $(BIN) $(GEN) $(TOKEN_SIM)
 	B=$(B) scripts/drill
 
 bench:

@@ -18,8 +18,20 @@
 #include "common/json.h"
 #include "common/fileio.h"
 #include "payfile/payfile.h"
+#include "payfile/verify.h"
 #include "signing/signing.h"
 #include "vault/vault.h"
+
+/* The bundled ISO 20022 schemas: RESERVLON_XSD_DIR, else the source tree's app/data/iso20022
+ * (found beside the rules directory the build compiles in), else relative to the current
+ * directory. */
+#ifndef RL_XSD_DIR
+#ifdef RL_RULES_DIR
+#define RL_XSD_DIR RL_RULES_DIR "/../data/iso20022"
+#else
+#define RL_XSD_DIR "app/data/iso20022"
+#endif
+#endif
 
 typedef struct {
     const char *vault, *as, *pass_file, *second, *second_pass_file;
@@ -41,6 +53,8 @@ static const char help_text[] =
     "                pain.001.001.09] [--profile BANK] [--drill] [--leave-out-unpayable]\n"
     "                                          write and sign the payment file (FILE.minisig)\n"
     "  payfile list [--json]                   payment files written\n"
+    "  payfile verify FILE --pubkey KEY.pub [--json]   check a signed payment file (no vault,\n"
+    "                                          no --as): signature, XSD, sums, signed comment\n"
     "  payfile config show | config set KEY VALUE   the debtor (employer) settings\n"
     "\n"
     "The second approver's passphrase comes from --second-passphrase-file or the terminal.\n";
@@ -354,6 +368,68 @@ static int list_cmd(const popts *o, vault *v)
     return src == SQLITE_DONE ? RL_OK : vault_sql_error(v, src, "listing payment files");
 }
 
+/* No vault and no operator: anyone with the public key can check a file anywhere. */
+static int verify_cmd(const popts *o)
+{
+    if (o->npos != 3 || o->pubkey == NULL)
+        return usage_err("payfile verify FILE --pubkey KEY.pub [--json]");
+    if (o->vault || o->as || o->pass_file || o->second || o->payrun || o->out || o->format ||
+        o->profile || o->drill || o->leave_out)
+        return usage_err("payfile verify takes FILE, --pubkey and --json only (no vault)");
+    minisig_pubkey pk;
+    payfile_verified r;
+    const char *xsd = getenv("RESERVLON_XSD_DIR");
+    int rc = minisig_pubkey_load(o->pubkey, &pk);
+    if (rc != RL_OK)
+        return err_wrap(rc, "--pubkey %s: ", o->pubkey);
+    if ((rc = payfile_verify(o->pos[2], &pk, xsd && xsd[0] ? xsd : RL_XSD_DIR, &r)) != RL_OK)
+        return rc;
+    char total[32];
+    field_money_format(r.total_ore, total);
+    if (o->json) {
+        printf("{\"ok\":true,\"file\":");
+        json_write_string(stdout, o->pos[2]);
+        printf(",\"format\":\"pain.001.001.%02d\",\"msg_id\":", r.version);
+        json_write_string(stdout, r.msg_id);
+        printf(",\"count\":%llu,\"total_ore\":%lld,\"total\":\"%s\",\"exec_date\":",
+               (unsigned long long)r.count, (long long)r.total_ore, total);
+        json_write_string(stdout, r.exec_date);
+        printf(",\"mode\":\"%s\",\"key_id\":\"%s\",\"signed_by\":", r.drill ? "drill" : "production",
+               r.key_id);
+        json_write_string(stdout, r.signed_by);
+        printf(",\"signed_at\":");
+        json_write_string(stdout, r.signed_at);
+        printf(",\"payrun\":");
+        json_write_string(stdout, r.payrun);
+        printf(",\"seq\":");
+        json_write_string(stdout, r.seq);
+        printf(",\"left_out\":");
+        json_write_string(stdout, r.left_out);
+        printf(",\"trusted_comment\":");
+        json_write_string(stdout, r.trusted_comment);
+        printf("}\n");
+        return RL_OK;
+    }
+    printf("%s: OK (signature, pain.001.001.%02d schema, sums, signed comment)\n"
+           "msgid      %s%s%s%s\n"
+           "payments   %llu\n"
+           "total      %s SEK\n"
+           "execution  %s\n"
+           "signed by  %s%s%s\n"
+           "key id     %s\n"
+           "mode       %s\n"
+           "left out   %s%s\n",
+           o->pos[2], r.version, r.msg_id, r.payrun[0] ? "  (pay run " : "", r.payrun[0] ? r.payrun : "",
+           r.payrun[0] ? ")" : "", (unsigned long long)r.count,
+           total, r.exec_date, r.signed_by[0] ? r.signed_by : "(not named)",
+           r.signed_at[0] ? " at " : "", r.signed_at, r.key_id,
+           r.drill ? "drill (not a real payment)" : "production", r.left_out[0] ? r.left_out : "0",
+           r.left_out[0] && strcmp(r.left_out, "0") != 0
+               ? " person(s) NOT in the file: pay them another way"
+               : "");
+    return RL_OK;
+}
+
 int cmd_payfile(int argc, char **argv)
 {
     popts o;
@@ -365,9 +441,11 @@ int cmd_payfile(int argc, char **argv)
         return usage_err("which subcommand?");
     bool key = strcmp(o.pos[0], "key") == 0;
     const char *sub = o.pos[1];
+    if (!key && strcmp(sub, "verify") == 0)
+        return verify_cmd(&o);
     if (!key && !(strcmp(sub, "write") == 0 || strcmp(sub, "list") == 0 ||
                   strcmp(sub, "config") == 0))
-        return usage_err("payfile write|list|config");
+        return usage_err("payfile write|list|config|verify");
     if ((rc = open_as(&o, &v)) != RL_OK)
         return rc;
     if (key)

@@ -135,9 +135,21 @@ const char *field_message(const char *field, const char *msg)
 
 void field_money_format(int64_t ore, char out[32])
 {
+    /* Without printf: payment files format 100 000 amounts. */
     uint64_t a = ore < 0 ? (uint64_t)0 - (uint64_t)ore : (uint64_t)ore;
-    snprintf(out, 32, "%s%llu.%02llu", ore < 0 ? "-" : "", (unsigned long long)(a / 100),
-             (unsigned long long)(a % 100));
+    char t[32], *p = t + sizeof t;
+    *--p = '\0';
+    *--p = (char)('0' + a % 10);
+    *--p = (char)('0' + a / 10 % 10);
+    *--p = '.';
+    a /= 100;
+    do {
+        *--p = (char)('0' + a % 10);
+        a /= 10;
+    } while (a);
+    if (ore < 0)
+        *--p = '-';
+    memcpy(out, p, (size_t)(t + sizeof t - p));
 }
 
 void field_pct_format(int64_t h, char out[24])

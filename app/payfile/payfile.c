@@ -78,24 +78,32 @@ static void b_fmt(buf *b, const char *fmt, ...)
 /* XML character data and attribute values: the five predefined entities. */
 static void b_esc(buf *b, const char *s)
 {
-    for (; *s; s++) {
+    while (*s) {
+        size_t n = strcspn(s, "&<>\"'"); /* a run that needs no escape goes in one piece */
+        b_add(b, s, n);
+        s += n;
         switch (*s) {
         case '&': b_str(b, "&amp;"); break;
         case '<': b_str(b, "&lt;"); break;
         case '>': b_str(b, "&gt;"); break;
         case '"': b_str(b, "&quot;"); break;
         case '\'': b_str(b, "&apos;"); break;
-        default: b_add(b, s, 1);
+        default: continue; /* the end */
         }
+        s++;
     }
 }
 
-/* <tag>escaped text</tag> */
+/* <tag>escaped text</tag>, without printf: it runs several times per payment. */
 static void b_el(buf *b, const char *tag, const char *text)
 {
-    b_fmt(b, "<%s>", tag);
+    b_str(b, "<");
+    b_str(b, tag);
+    b_str(b, ">");
     b_esc(b, text);
-    b_fmt(b, "</%s>", tag);
+    b_str(b, "</");
+    b_str(b, tag);
+    b_str(b, ">");
 }
 
 /* --- transliteration ---------------------------------------------------------------------- */
@@ -220,6 +228,15 @@ static const char *col(sqlite3_stmt *st, int i)
     return t ? (const char *)t : "";
 }
 
+/* A column into a fixed buffer, truncated (the values here are far shorter). */
+static void col_copy(char *dst, size_t cap, sqlite3_stmt *st, int i)
+{
+    const char *t = col(st, i);
+    size_t n = strnlen(t, cap - 1);
+    memcpy(dst, t, n);
+    dst[n] = '\0';
+}
+
 typedef struct {
     vault *v;
     const payfile_profile *prof;
@@ -231,7 +248,29 @@ typedef struct {
     uint64_t left_out;
     int64_t left_out_ore;
     bool unpayable;       /* set by resolve: the account is missing or invalid */
+    /* The current person's snapshot row (joined into the pay run query), and the people
+     * with an approved bank change (sorted): per-person queries only where they matter. */
+    bool snap_found;
+    char given[256], family[256], clr[32], acc[64], iban[64];
+    char (*banked)[13];
+    size_t nbanked;
 } lookup;
+
+static bool in_sorted(char (*a)[13], size_t n, const char *pnr)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(a[mid], pnr);
+        if (c == 0)
+            return true;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
 
 /* Fills name and account of p from the snapshot (or the approved hire), overridden by the
  * latest live approved bank change in force on the pay date. */
@@ -239,19 +278,24 @@ static int resolve(lookup *L, payee *p, int64_t n_emps)
 {
     char who[16], given[256] = "", family[256] = "", clr[32] = "", acc[64] = "", iban[64] = "";
     masked(p->pnr, who);
-    bool found = false;
-    sqlite3_stmt *qs[2] = {L->emp, L->hire};
-    for (int i = 0; i < 2 && !found; i++) {
-        sqlite3_reset(qs[i]);
-        sqlite3_bind_text(qs[i], 1, p->pnr, -1, SQLITE_STATIC);
-        int src = sqlite3_step(qs[i]);
+    bool found = L->snap_found;
+    if (found) {
+        memcpy(given, L->given, sizeof given);
+        memcpy(family, L->family, sizeof family);
+        memcpy(clr, L->clr, sizeof clr);
+        memcpy(acc, L->acc, sizeof acc);
+        memcpy(iban, L->iban, sizeof iban);
+    } else {
+        sqlite3_reset(L->hire);
+        sqlite3_bind_text(L->hire, 1, p->pnr, -1, SQLITE_STATIC);
+        int src = sqlite3_step(L->hire);
         if (src == SQLITE_ROW) {
             found = true;
-            snprintf(given, sizeof given, "%s", col(qs[i], 0));
-            snprintf(family, sizeof family, "%s", col(qs[i], 1));
-            snprintf(clr, sizeof clr, "%s", col(qs[i], 2));
-            snprintf(acc, sizeof acc, "%s", col(qs[i], 3));
-            snprintf(iban, sizeof iban, "%s", col(qs[i], 4));
+            snprintf(given, sizeof given, "%s", col(L->hire, 0));
+            snprintf(family, sizeof family, "%s", col(L->hire, 1));
+            snprintf(clr, sizeof clr, "%s", col(L->hire, 2));
+            snprintf(acc, sizeof acc, "%s", col(L->hire, 3));
+            snprintf(iban, sizeof iban, "%s", col(L->hire, 4));
         } else if (src != SQLITE_DONE) {
             return vault_sql_error(L->v, src, "reading the pay run's employees");
         }
@@ -259,16 +303,18 @@ static int resolve(lookup *L, payee *p, int64_t n_emps)
     if (!found)
         return err_set(RL_EDATA, "employment %s (%s): the person is neither in the snapshot nor "
                                  "in an approved hire", p->first_emp, who);
-    sqlite3_reset(L->bank);
-    sqlite3_bind_text(L->bank, 1, p->pnr, -1, SQLITE_STATIC);
-    sqlite3_bind_text(L->bank, 2, L->pay_date, -1, SQLITE_STATIC);
-    int src = sqlite3_step(L->bank);
-    if (src == SQLITE_ROW) {
-        snprintf(clr, sizeof clr, "%s", col(L->bank, 0));
-        snprintf(acc, sizeof acc, "%s", col(L->bank, 1));
-        snprintf(iban, sizeof iban, "%s", col(L->bank, 2));
-    } else if (src != SQLITE_DONE) {
-        return vault_sql_error(L->v, src, "reading bank changes");
+    if (in_sorted(L->banked, L->nbanked, p->pnr)) {
+        sqlite3_reset(L->bank);
+        sqlite3_bind_text(L->bank, 1, p->pnr, -1, SQLITE_STATIC);
+        sqlite3_bind_text(L->bank, 2, L->pay_date, -1, SQLITE_STATIC);
+        int src = sqlite3_step(L->bank);
+        if (src == SQLITE_ROW) {
+            snprintf(clr, sizeof clr, "%s", col(L->bank, 0));
+            snprintf(acc, sizeof acc, "%s", col(L->bank, 1));
+            snprintf(iban, sizeof iban, "%s", col(L->bank, 2));
+        } else if (src != SQLITE_DONE) {
+            return vault_sql_error(L->v, src, "reading bank changes");
+        }
     }
     const char *emps = n_emps > 1 ? " and the person's other employments" : "";
     L->unpayable = true; /* until an account is accepted below */
@@ -346,15 +392,47 @@ static int load_payees(lookup *L, int64_t run, payees *ps)
     sqlite3 *db = vault_db(L->v);
     sqlite3_stmt *q = NULL;
     int rc = RL_OK;
+    /* The results in person order, merged with the employees (same order, their primary
+     * key): one pass over each instead of a lookup per person. */
+    sqlite3_stmt *people = NULL;
+    int people_row = SQLITE_DONE;
     int src = sqlite3_prepare_v2(db,
                                  "SELECT employment_id, pnr, net_ore FROM payrun_results WHERE"
                                  " payrun_id = ?1 ORDER BY pnr, employment_id",
                                  -1, &q, NULL);
     if (src == SQLITE_OK)
         src = sqlite3_prepare_v2(db,
-                                 "SELECT given_name, family_name, clearing, account, iban FROM"
-                                 " employees WHERE pnr = ?1",
+                                 "SELECT pnr, given_name, family_name, clearing, account, iban"
+                                 " FROM employees ORDER BY pnr",
+                                 -1, &people, NULL);
+    if (src == SQLITE_OK) {
+        people_row = sqlite3_step(people);
+        if (people_row == SQLITE_ROW || people_row == SQLITE_DONE)
+            src = SQLITE_OK;
+        else
+            src = people_row;
+    }
+    if (src == SQLITE_OK)
+        src = sqlite3_prepare_v2(db,
+                                 "SELECT DISTINCT pnr FROM registrations WHERE type ="
+                                 " 'bank_change' AND " LIVE_APPROVED " ORDER BY pnr",
                                  -1, &L->emp, NULL);
+    size_t bcap = 0;
+    while (src == SQLITE_OK && (src = sqlite3_step(L->emp)) == SQLITE_ROW) {
+        src = SQLITE_OK;
+        if (L->nbanked == bcap) {
+            bcap = bcap ? bcap * 2 : 64;
+            char(*nb)[13] = realloc(L->banked, bcap * sizeof *nb);
+            if (nb == NULL) {
+                rc = err_set(RL_ENOMEM, "out of memory");
+                goto cleanup;
+            }
+            L->banked = nb;
+        }
+        snprintf(L->banked[L->nbanked++], 13, "%s", col(L->emp, 0));
+    }
+    if (src == SQLITE_DONE)
+        src = SQLITE_OK;
     if (src == SQLITE_OK)
         src = sqlite3_prepare_v2(db,
                                  "SELECT json_extract(fields,'$.given_name'),"
@@ -399,6 +477,21 @@ static int load_payees(lookup *L, int64_t run, payees *ps)
             memset(&cur, 0, sizeof cur);
             snprintf(cur.pnr, sizeof cur.pnr, "%s", pnr);
             n_emps = 0;
+            int c = 1;
+            while (people_row == SQLITE_ROW && (c = strcmp(col(people, 0), pnr)) < 0)
+                people_row = sqlite3_step(people);
+            if (people_row != SQLITE_ROW && people_row != SQLITE_DONE) {
+                rc = vault_sql_error(L->v, people_row, "reading the pay run's employees");
+                goto cleanup;
+            }
+            L->snap_found = people_row == SQLITE_ROW && c == 0;
+            if (L->snap_found) {
+                col_copy(L->given, sizeof L->given, people, 1);
+                col_copy(L->family, sizeof L->family, people, 2);
+                col_copy(L->clr, sizeof L->clr, people, 3);
+                col_copy(L->acc, sizeof L->acc, people, 4);
+                col_copy(L->iban, sizeof L->iban, people, 5);
+            }
         }
         n_emps++;
         if (cur.first_emp[0] == '\0')
@@ -420,6 +513,10 @@ cleanup:
     sqlite3_finalize(L->hire);
     sqlite3_finalize(L->bank);
     L->emp = L->hire = L->bank = NULL;
+    sqlite3_finalize(people);
+    free(L->banked);
+    L->banked = NULL;
+    L->nbanked = 0;
     return rc;
 }
 
@@ -551,14 +648,18 @@ static int check_options(const payfile_options *o, const payfile_profile *prof, 
 
 static void b_bban(buf *b, const payfile_profile *prof, const char *clr, const char *acc)
 {
-    b_fmt(b, "<Othr><Id>%s%s</Id><SchmeNm><Cd>BBAN</Cd></SchmeNm></Othr>",
-          prof->othr_id_with_clearing ? clr : "", acc);
+    b_str(b, "<Othr><Id>");
+    if (prof->othr_id_with_clearing)
+        b_str(b, clr);
+    b_str(b, acc);
+    b_str(b, "</Id><SchmeNm><Cd>BBAN</Cd></SchmeNm></Othr>");
 }
 
 static void b_clearing_agent(buf *b, const char *clr)
 {
-    b_fmt(b, "<FinInstnId><ClrSysMmbId><ClrSysId><Cd>SESBA</Cd></ClrSysId><MmbId>%s</MmbId>"
-             "</ClrSysMmbId></FinInstnId>", clr);
+    b_str(b, "<FinInstnId><ClrSysMmbId><ClrSysId><Cd>SESBA</Cd></ClrSysId><MmbId>");
+    b_str(b, clr);
+    b_str(b, "</MmbId></ClrSysMmbId></FinInstnId>");
 }
 
 typedef struct {
@@ -617,12 +718,16 @@ static void build(buf *b, const doc *x)
         b_str(b, "<FinInstnId><Othr><Id>NOTPROVIDED</Id></Othr></FinInstnId>");
     b_str(b, "</DbtrAgt>\n");
 
+    char rmtinf[64];
+    snprintf(rmtinf, sizeof rmtinf, "<RmtInf><Ustrd>L\xc3\xb6n %s</Ustrd></RmtInf>", x->period);
     for (size_t i = 0; i < x->ps->n; i++) {
         const payee *p = &x->ps->p[i];
         field_money_format(p->net, amt);
         b_str(b, "<CdtTrfTxInf><PmtId>");
         b_el(b, "EndToEndId", p->e2e);
-        b_fmt(b, "</PmtId><Amt><InstdAmt Ccy=\"SEK\">%s</InstdAmt></Amt>", amt);
+        b_str(b, "</PmtId><Amt><InstdAmt Ccy=\"SEK\">");
+        b_str(b, amt);
+        b_str(b, "</InstdAmt></Amt>");
         if (!p->is_iban) {
             b_str(b, "<CdtrAgt>");
             b_clearing_agent(b, p->clearing);
@@ -634,12 +739,12 @@ static void build(buf *b, const doc *x)
         b_el(b, "Nm", p->name);
         b_str(b, "</Cdtr><CdtrAcct><Id>");
         if (p->is_iban)
-            b_fmt(b, "<IBAN>%s</IBAN>", p->iban);
+            b_el(b, "IBAN", p->iban);
         else
             b_bban(b, x->prof, p->clearing, p->account);
         b_str(b, "</Id></CdtrAcct>");
         if (x->prof->rmtinf_allowed)
-            b_fmt(b, "<RmtInf><Ustrd>L\xc3\xb6n %s</Ustrd></RmtInf>", x->period);
+            b_str(b, rmtinf);
         b_str(b, "</CdtTrfTxInf>\n");
     }
     b_str(b, "</PmtInf>\n</CstmrCdtTrfInitn>\n</Document>\n");
@@ -766,8 +871,9 @@ int payfile_write(vault *v, int64_t payrun_id, const payfile_options *o, const c
     d.initg_id = prof->initg_id_agreement                  ? o->agreement_id
                  : (o->initiator_id && o->initiator_id[0]) ? o->initiator_id
                                                            : orgnr;
-    lookup L = {v, prof, pay_date, o->ceiling_ore ? o->ceiling_ore : PAYFILE_DEFAULT_CEILING_ORE,
-                NULL, NULL, NULL, o->leave_out_unpayable, o->report, 0, 0, false};
+    lookup L = {.v = v, .prof = prof, .pay_date = pay_date,
+                .ceiling = o->ceiling_ore ? o->ceiling_ore : PAYFILE_DEFAULT_CEILING_ORE,
+                .leave_out = o->leave_out_unpayable, .report = o->report};
     if ((rc = load_payees(&L, payrun_id, &ps)) != RL_OK)
         goto cleanup;
     if (ps.n == 0) {

@@ -19,7 +19,9 @@
 
 #include "common/err.h"
 #include "common/fileio.h"
+#include "payfile/payfile.h"
 #include "payrun/payrun.h"
+#include "signing/signing.h"
 #include "registry/registry.h"
 #include "sig/minisig.h"
 #include "snapshot/snapshot.h"
@@ -208,6 +210,75 @@ static sample run_payrun(int plain, const char *policy)
 }
 
 static sample wl_payrun_same(int plain) { return run_payrun(plain, "same-as-last"); }
+
+/* pain.001 generation and signature for an approved same-as-last pay run over every
+ * employment: the file built, signed by two approvers' key, written, read back and
+ * verified (payfile_write). Setup (pay run, approvers, approval, key ceremony) untimed. */
+static sample wl_payfile(int plain)
+{
+    char dir[300], out[330];
+    snprintf(dir, sizeof dir, "%s/v", scratch);
+    snprintf(out, sizeof out, "%s/pay.xml", scratch);
+    vault *v = fresh_vault(plain, 1);
+    if (v == NULL)
+        return failed;
+    char period[24] = "2026-11", pay_date[11], status[16] = "";
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(vault_db(v), "SELECT last_period FROM snapshot", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        int y = atoi((const char *)sqlite3_column_text(st, 0));
+        int m = atoi((const char *)sqlite3_column_text(st, 0) + 5);
+        snprintf(period, sizeof period, "%04d-%02d", y + (m == 12), m % 12 + 1);
+    }
+    sqlite3_finalize(st);
+    time_t t = time(NULL) + 86400;
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(pay_date, sizeof pay_date, "%Y-%m-%d", &tm);
+    payrun_params p = {.period = period, .pay_date = pay_date, .policy = "same-as-last",
+                       .rules_path = rules_path};
+    int64_t id = 0;
+    signing_session *s = NULL;
+    char pub[512];
+    payfile_summary sum;
+    double t0 = 0, t1 = 0;
+    int ok = payrun_create(v, &p, NULL, &id) == RL_OK;
+    vault_close(v);
+    v = NULL;
+    ok = ok && vault_open(dir, "bench", PASS, strlen(PASS), &v) == RL_OK &&
+         vault_operator_add(v, "a1", VAULT_ROLE_APPROVER, PASS, strlen(PASS)) == RL_OK &&
+         vault_operator_add(v, "a2", VAULT_ROLE_APPROVER, PASS, strlen(PASS)) == RL_OK;
+    vault_close(v);
+    v = NULL;
+    ok = ok && vault_open(dir, "a1", PASS, strlen(PASS), &v) == RL_OK &&
+         payrun_approve(v, id, status) == RL_OK;
+    if (ok && strcmp(status, "approved") != 0) {
+        vault_close(v);
+        v = NULL;
+        ok = vault_open(dir, "a2", PASS, strlen(PASS), &v) == RL_OK &&
+             payrun_approve(v, id, status) == RL_OK;
+        vault_close(v);
+        v = NULL;
+        ok = ok && vault_open(dir, "a1", PASS, strlen(PASS), &v) == RL_OK;
+    }
+    ok = ok && signing_pair_open(v, "a2", PASS, strlen(PASS), "bench", &s) == RL_OK &&
+         signing_key_create(s, pub, sizeof pub) == RL_OK;
+    if (ok) {
+        payfile_options o = {.format = PAYFILE_PAIN001_03, .debtor_name = "Bench kommun",
+                             .debtor_clearing = "5000", .debtor_account = "123 4560",
+                             .debtor_bic = "ESSESESS", .signer = s,
+                             .leave_out_unpayable = true};
+        t0 = now();
+        ok = payfile_write(v, id, &o, out, &sum) == RL_OK;
+        t1 = now();
+    }
+    if (!ok)
+        fprintf(stderr, "bench: payment file: %s\n", err_msg());
+    signing_close(s);
+    vault_close(v);
+    return ok ? (sample){t1 - t0, 0, 0} : failed;
+}
 static sample wl_payrun_recalc(int plain) { return run_payrun(plain, "recalculate"); }
 
 static sample wl_batch(int plain)
@@ -400,6 +471,14 @@ int main(int argc, char **argv)
             rc = 1;
         } else {
             row(json, payruns[i].name, size, &ours, &plain, "plain SQLite");
+        }
+    }
+    if (rc == 0 && want("pain.001 + signature")) {
+        if (measure(wl_payfile, 0, runs, &ours) != 0 || measure(wl_payfile, 1, runs, &plain) != 0) {
+            fprintf(stderr, "bench: payment file failed\n");
+            rc = 1;
+        } else {
+            row(json, "pain.001 + signature", size, &ours, &plain, "plain SQLite");
         }
     }
     if (rc == 0 && want("vault open (Argon2id)") && measure(wl_open, 0, runs, &ours) == 0)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The signed payment file from the command line: the key ceremony by two approvers, the
 # debtor settings, writing and signing a pay run's pain.001 (checked by xmllint against the
-# official XSD and by Debian's minisign -V), people without an account left out only when
+# official XSD and by Debian's minisign -V; `payfile verify` without a vault on it and on
+# tampered copies), people without an account left out only when
 # asked, and the two-person rules: one approver alone, a registrar as the second, a wrong
 # second passphrase, an approver added after the ceremony until the key is granted.
 set -u
@@ -97,6 +98,39 @@ cp "$T/pay.xml" "$T/bad.xml"; cp "$T/pay.xml.minisig" "$T/bad.xml.minisig"
 sed -i 's/<InstdAmt Ccy="SEK">\([0-9]\)/<InstdAmt Ccy="SEK">9\1/' "$T/bad.xml"
 minisign -V -q -m "$T/bad.xml" -p "$T/appliance.pub" 2>/dev/null && fail "a tampered file verified"
 
+# payfile verify: no vault, no operator. The written file passes, with its summary ...
+expect_exit 0 "$BIN" payfile verify "$T/pay.xml" --pubkey "$T/appliance.pub"
+expect_grep "OK (signature, pain.001.001.03 schema, sums, signed comment)" "$T/out"
+expect_grep "^msgid *RL.*(pay run 1)" "$T/out"
+expect_grep "^signed by *carol+dave" "$T/out"
+expect_grep "^mode *production" "$T/out"
+expect_grep "^left out *$nacc person" "$T/out"
+expect_exit 0 "$BIN" payfile verify "$T/pay.xml" --pubkey "$T/appliance.pub" --json
+$PY - "$T/out" "$T/pay.xml" <<'PYEOF' || fail "verify --json"
+import json, sys, xml.etree.ElementTree as ET
+j = json.load(open(sys.argv[1])); ns = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
+doc = ET.parse(sys.argv[2]).getroot()
+assert j["ok"] and j["mode"] == "production" and j["msg_id"] == doc.find(".//p:GrpHdr/p:MsgId", ns).text, j
+assert j["count"] == int(doc.find(".//p:GrpHdr/p:NbOfTxs", ns).text), j
+assert j["total_ore"] == round(float(doc.find(".//p:GrpHdr/p:CtrlSum", ns).text) * 100), j
+PYEOF
+# ... the tampered one fails on its signature (exit 3), as does a missing signature ...
+expect_exit 3 "$BIN" payfile verify "$T/bad.xml" --pubkey "$T/appliance.pub"
+expect_grep "bad.xml: the signature does not verify with key" "$T/err"
+mv "$T/bad.xml.minisig" "$T/bad.sig"
+expect_exit 3 "$BIN" payfile verify "$T/bad.xml" --pubkey "$T/appliance.pub"
+expect_grep "no usable signature" "$T/err"
+# ... and re-signed with another key it still fails against the appliance's key (exit 3);
+# checked with that other key, the changed amount no longer adds up (exit 1, line named).
+minisign -G -W -f -p "$T/other.pub" -s "$T/other.key" >/dev/null 2>&1 || fail "minisign -G"
+tc=$(sed -n 's/^trusted comment: //p' "$T/pay.xml.minisig")
+minisign -S -s "$T/other.key" -m "$T/bad.xml" -t "$tc" >/dev/null 2>&1 || fail "minisign -S"
+expect_exit 3 "$BIN" payfile verify "$T/bad.xml" --pubkey "$T/appliance.pub"
+expect_exit 1 "$BIN" payfile verify "$T/bad.xml" --pubkey "$T/other.pub"
+expect_grep "bad.xml: line [0-9]*: PmtInf/CtrlSum is .* but its [0-9]* InstdAmt add up to" "$T/err"
+# A file for verify needs no vault: --vault is a usage error.
+expect_exit 2 "$BIN" --vault "$V" payfile verify "$T/pay.xml" --pubkey "$T/appliance.pub"
+
 # A new approver signs only after two who can sign grant the key.
 expect_exit 0 "$BIN" --vault "$V" operator add erin --role approver "${AD[@]}" --new-passphrase-file "$T/appr3"
 expect_exit 3 "$BIN" "${W[@]}" --drill "${A3[@]}" --second carol --second-passphrase-file "$T/appr1" --leave-out-unpayable
@@ -109,6 +143,9 @@ expect_grep "msgid DRILL-RL" "$T/out"
 xmllint --noout --schema "$TOP/app/data/iso20022/pain.001.001.09.xsd" "$T/pay.xml" 2>"$T/lint" || { cat "$T/lint" >&2; fail "XSD .09"; }
 minisign -V -m "$T/pay.xml" -p "$T/appliance.pub" > "$T/v" 2>&1 || fail "minisign -V (drill)"
 grep -qi "mode=drill seq=2 " "$T/v" || { cat "$T/v" >&2; fail "drill comment"; }
+expect_exit 0 "$BIN" payfile verify "$T/pay.xml" --pubkey "$T/appliance.pub"
+expect_grep "^mode *drill" "$T/out"
+expect_grep "pain.001.001.09 schema" "$T/out"
 
 expect_exit 0 "$BIN" --vault "$V" payfile list "${R[@]}"
 [ "$(grep -c "^RL\|^DRILL" "$T/out")" = 2 ] || { cat "$T/out" >&2; fail "payfile list"; }
