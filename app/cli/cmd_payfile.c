@@ -6,7 +6,7 @@
  * line is documented in docs/signing.md and docs/payfile.md. */
 #include "cli/cmd_payfile.h"
 
-#include "cli/prompt.h"
+#include "cli/pair.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -17,7 +17,9 @@
 #include "common/field.h"
 #include "common/json.h"
 #include "common/fileio.h"
+#include "payfile/pain002.h"
 #include "payfile/payfile.h"
+#include "payfile/status.h"
 #include "payfile/verify.h"
 #include "signing/signing.h"
 #include "vault/vault.h"
@@ -52,12 +54,20 @@ static const char help_text[] =
     "  payfile write --payrun ID --out FILE --second NAME [--format pain.001.001.03|\n"
     "                pain.001.001.09] [--profile BANK] [--drill] [--leave-out-unpayable]\n"
     "                                          write and sign the payment file (FILE.minisig)\n"
-    "  payfile list [--json]                   payment files written\n"
+    "  payfile list [--json]                   payment files written, with the bank's status\n"
+    "  payfile status REPORT.xml [--json]      import the bank's pain.002 status report for\n"
+    "                                          a file written here; lists rejected payments\n"
     "  payfile verify FILE --pubkey KEY.pub [--json]   check a signed payment file (no vault,\n"
     "                                          no --as): signature, XSD, sums, signed comment\n"
     "  payfile config show | config set KEY VALUE   the debtor (employer) settings\n"
     "\n"
     "The second approver's passphrase comes from --second-passphrase-file or the terminal.\n";
+
+static const char *xsd_dir(void)
+{
+    const char *xsd = getenv("RESERVLON_XSD_DIR");
+    return xsd && xsd[0] ? xsd : RL_XSD_DIR;
+}
 
 static int usage_err(const char *msg)
 {
@@ -115,34 +125,19 @@ static int parse(int argc, char **argv, popts *o)
 
 static int open_as(const popts *o, vault **v)
 {
-    char *pass = NULL;
-    size_t len = 0;
     if (o->vault == NULL)
         return usage_err("--vault DIR is required");
     if (o->as == NULL)
         return usage_err("--as NAME is required (the operator running this command)");
-    int rc = cli_read_passphrase(o->pass_file, "passphrase: ", &pass, &len);
-    if (rc != RL_OK)
-        return rc;
-    rc = vault_open(o->vault, o->as, pass, len, v);
-    sodium_free(pass);
-    return rc;
+    return cli_open_vault(o->vault, o->as, o->pass_file, v);
 }
 
 /* The second approver joins: their passphrase, then both approvers' shares. */
 static int open_pair(const popts *o, vault *v, const char *action, signing_session **s)
 {
-    char *pass = NULL, prompt[128];
-    size_t len = 0;
     if (o->second == NULL)
         return usage_err("--second NAME is required: this needs a second approver");
-    snprintf(prompt, sizeof prompt, "passphrase of %.64s (second approver): ", o->second);
-    int rc = cli_read_passphrase(o->second_pass_file, prompt, &pass, &len);
-    if (rc != RL_OK)
-        return rc;
-    rc = signing_pair_open(v, o->second, pass, len, action, s);
-    sodium_free(pass);
-    return rc;
+    return cli_open_pair(v, o->second, o->second_pass_file, action, s);
 }
 
 /* --- key ----------------------------------------------------------------------------- */
@@ -334,7 +329,10 @@ static int list_cmd(const popts *o, vault *v)
     int src = sqlite3_prepare_v2(vault_db(v),
                                  "SELECT msg_id, payrun_id, format, profile, count, total_ore,"
                                  " exec_date, written_by, cosigned_by, written_at, drill, key_id,"
-                                 " sha256 FROM payfiles ORDER BY written_at, msg_id",
+                                 " sha256, (SELECT status FROM payfile_status s WHERE s.msg_id ="
+                                 " payfiles.msg_id AND s.end_to_end_id = '' ORDER BY imported_at"
+                                 " DESC, report_msg_id DESC LIMIT 1) FROM payfiles"
+                                 " ORDER BY written_at, msg_id",
                                  -1, &st, NULL);
     if (src != SQLITE_OK)
         return vault_sql_error(v, src, "listing payment files");
@@ -344,20 +342,32 @@ static int list_cmd(const popts *o, vault *v)
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         char total[32];
         field_money_format(sqlite3_column_int64(st, 5), total);
-        const char *t[13];
-        for (int i = 0; i < 13; i++)
+        const char *t[14];
+        for (int i = 0; i < 14; i++)
             t[i] = (const char *)sqlite3_column_text(st, i);
-        if (o->json)
+        if (o->json) {
             printf("%s{\"msg_id\":\"%s\",\"payrun\":%s,\"format\":\"%s\",\"profile\":\"%s\","
                    "\"count\":%s,\"total_ore\":%s,\"exec_date\":\"%s\",\"written_by\":\"%s\","
                    "\"cosigned_by\":\"%s\",\"written_at\":\"%s\",\"drill\":%s,\"key_id\":\"%s\","
-                   "\"sha256\":\"%s\"}",
+                   "\"sha256\":\"%s\",\"bank_status\":",
                    n ? "," : "", t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9],
                    sqlite3_column_int(st, 10) ? "true" : "false", t[11], t[12]);
-        else
-            printf("%-28s run %-4s %s %-13s %6s payments %16s SEK  exec %s  by %s+%s %s%s\n",
+            if (t[13]) /* the bank's text: escaped */
+                json_write_string(stdout, t[13]);
+            else
+                fputs("null", stdout);
+            fputs("}", stdout);
+        } else {
+            char sts[16];
+            snprintf(sts, sizeof sts, "%s", t[13] ? t[13] : "");
+            for (char *c = sts; *c; c++)
+                if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                    *c = '?';
+            printf("%-28s run %-4s %s %-13s %6s payments %16s SEK  exec %s  by %s+%s %s%s%s%s\n",
                    t[0], t[1], t[2], t[3], t[4], total, t[6], t[7], t[8], t[9],
-                   sqlite3_column_int(st, 10) ? " DRILL" : "");
+                   sqlite3_column_int(st, 10) ? " DRILL" : "", t[13] ? "  bank " : "",
+                   t[13] ? (sts[0] ? sts : "(none)") : "");
+        }
         n++;
     }
     sqlite3_finalize(st);
@@ -366,6 +376,142 @@ static int list_cmd(const popts *o, vault *v)
     else if (n == 0)
         puts("no payment files written");
     return src == SQLITE_DONE ? RL_OK : vault_sql_error(v, src, "listing payment files");
+}
+
+/* The bank's text on the terminal: control characters (an escape sequence) become '?'. */
+static void put_bank_text(const char *s)
+{
+    for (; *s; s++)
+        putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
+static const char status_advice[] =
+    "pay the rejected people another way or correct their account with a bank_change and "
+    "write a new file";
+
+static void status_json(const payfile_status_result *r)
+{
+    char amt[32];
+    printf("{\"report_msg_id\":");
+    json_write_string(stdout, r->report_msg_id);
+    printf(",\"report_format\":\"pain.002.001.%02d\",\"report_created\":", r->version);
+    json_write_string(stdout, r->report_created);
+    printf(",\"msg_id\":\"%s\",\"payrun\":%lld,\"drill\":%s,\"file_count\":%llu,"
+           "\"file_total_ore\":%lld,\"group_status\":",
+           r->msg_id, (long long)r->payrun_id, r->drill ? "true" : "false",
+           (unsigned long long)r->file_count, (long long)r->file_total_ore);
+    json_write_string(stdout, r->group_status);
+    printf(",\"group_reason\":");
+    json_write_string(stdout, r->group_reason);
+    printf(",\"group_info\":");
+    json_write_string(stdout, r->group_info);
+    printf(",\"reported\":%llu,\"accepted\":%llu,\"rejected\":%llu,\"pending\":%llu,"
+           "\"rejected_payments\":[",
+           (unsigned long long)r->reported, (unsigned long long)r->accepted,
+           (unsigned long long)r->rejected, (unsigned long long)r->pending);
+    for (size_t i = 0; i < r->nrej; i++) {
+        const payfile_status_rejected *x = &r->rej[i];
+        field_money_format(x->amount_ore, amt);
+        printf("%s{\"end_to_end_id\":\"%s\",\"employments\":[", i ? "," : "",
+               x->end_to_end_id);
+        const char *e = x->employments;
+        for (size_t k = 0; k < x->n_employments; k++, e += strlen(e) + 1) {
+            if (k)
+                putchar(',');
+            json_write_string(stdout, e);
+        }
+        printf("],\"pnr_masked\":\"%s\",\"amount_ore\":%lld,\"amount\":\"%s\",\"reason\":",
+               x->pnr_masked, (long long)x->amount_ore, amt);
+        json_write_string(stdout, x->reason);
+        printf(",\"info\":");
+        json_write_string(stdout, x->info);
+        putchar('}');
+    }
+    printf("],\"advice\":");
+    json_write_string(stdout, r->rejected || pain002_status_is_final_reject(r->group_status)
+                                  ? status_advice : "");
+    printf("}\n");
+}
+
+static void status_text(const payfile_status_result *r)
+{
+    char amt[32];
+    field_money_format(r->file_total_ore, amt);
+    printf("status report ");
+    put_bank_text(r->report_msg_id);
+    printf(" (pain.002.001.%02d) imported\npayment file %s%s, pay run %lld: %llu payments, %s SEK\n"
+           "group status ",
+           r->version, r->msg_id, r->drill ? " (DRILL)" : "", (long long)r->payrun_id,
+           (unsigned long long)r->file_count, amt);
+    put_bank_text(r->group_status[0] ? r->group_status : "(none)");
+    if (r->group_reason[0] || r->group_info[0]) {
+        printf(" (");
+        put_bank_text(r->group_reason);
+        printf("%s", r->group_reason[0] && r->group_info[0] ? ": " : "");
+        put_bank_text(r->group_info);
+        printf(")");
+    }
+    printf("\npayments reported %llu: %llu accepted, %llu rejected, %llu pending or other, "
+           "%llu not named in this report\n",
+           (unsigned long long)r->reported, (unsigned long long)r->accepted,
+           (unsigned long long)r->rejected, (unsigned long long)r->pending,
+           (unsigned long long)(r->file_count > r->reported ? r->file_count - r->reported : 0));
+    if (r->nrej > 0)
+        printf("rejected by the bank (NOT paid):\n");
+    for (size_t i = 0; i < r->nrej; i++) {
+        const payfile_status_rejected *x = &r->rej[i];
+        field_money_format(x->amount_ore, amt);
+        printf("  employment ");
+        const char *e = x->employments;
+        for (size_t k = 0; k < x->n_employments; k++, e += strlen(e) + 1)
+            printf("%s%s", k ? ", " : "", e);
+        printf(" (%s): %s SEK, %s, reason ", x->pnr_masked, amt, x->end_to_end_id);
+        put_bank_text(x->reason[0] ? x->reason : "(none)");
+        if (x->info[0]) {
+            printf(": ");
+            put_bank_text(x->info);
+        }
+        putchar('\n');
+    }
+    if (pain002_status_is_final_reject(r->group_status))
+        printf("the bank rejected the whole file: nobody in it is paid by it; correct the cause "
+               "and write a new file\n");
+    if (r->pending > 0 || (r->reported == 0 && !pain002_status_is_accepted(r->group_status) &&
+                           !pain002_status_is_final_reject(r->group_status)))
+        printf("pending payments are not final: a later report from the bank settles them\n");
+    if (strcmp(r->group_status, "ACTC") == 0)
+        printf("ACTC means only that the file passed the bank's technical checks: a later "
+               "report may still reject payments\n");
+    if (r->nrej > 0)
+        printf("what to do: %s\n", status_advice);
+}
+
+/* Any operator: the bank's report is information, and the import is audited. */
+static int status_cmd(const popts *o, vault *v)
+{
+    if (o->npos != 3)
+        return usage_err("payfile status REPORT.xml [--json]");
+    if (o->second || o->payrun || o->out || o->format || o->profile || o->pubkey || o->drill ||
+        o->leave_out)
+        return usage_err("payfile status takes REPORT.xml and --json only");
+    char *xml = NULL;
+    size_t len = 0;
+    payfile_status_result *r = NULL;
+    int rc = file_read_all(o->pos[2], PAIN002_MAX_BYTES, &xml, &len);
+    if (rc != RL_OK)
+        return err_wrap(rc, "%s: ", o->pos[2]);
+    if ((rc = payfile_status_import(v, xml, len, xsd_dir(), &r)) != RL_OK) {
+        rc = err_wrap(rc, "%s: ", o->pos[2]);
+        goto cleanup;
+    }
+    if (o->json)
+        status_json(r);
+    else
+        status_text(r);
+cleanup:
+    payfile_status_free(r);
+    free(xml);
+    return rc;
 }
 
 /* No vault and no operator: anyone with the public key can check a file anywhere. */
@@ -378,11 +524,10 @@ static int verify_cmd(const popts *o)
         return usage_err("payfile verify takes FILE, --pubkey and --json only (no vault)");
     minisig_pubkey pk;
     payfile_verified r;
-    const char *xsd = getenv("RESERVLON_XSD_DIR");
     int rc = minisig_pubkey_load(o->pubkey, &pk);
     if (rc != RL_OK)
         return err_wrap(rc, "--pubkey %s: ", o->pubkey);
-    if ((rc = payfile_verify(o->pos[2], &pk, xsd && xsd[0] ? xsd : RL_XSD_DIR, &r)) != RL_OK)
+    if ((rc = payfile_verify(o->pos[2], &pk, xsd_dir(), &r)) != RL_OK)
         return rc;
     char total[32];
     field_money_format(r.total_ore, total);
@@ -444,8 +589,8 @@ int cmd_payfile(int argc, char **argv)
     if (!key && strcmp(sub, "verify") == 0)
         return verify_cmd(&o);
     if (!key && !(strcmp(sub, "write") == 0 || strcmp(sub, "list") == 0 ||
-                  strcmp(sub, "config") == 0))
-        return usage_err("payfile write|list|config|verify");
+                  strcmp(sub, "config") == 0 || strcmp(sub, "status") == 0))
+        return usage_err("payfile write|list|status|config|verify");
     if ((rc = open_as(&o, &v)) != RL_OK)
         return rc;
     if (key)
@@ -454,6 +599,8 @@ int cmd_payfile(int argc, char **argv)
         rc = o.npos == 2 ? write_cmd(&o, v) : usage_err("payfile write takes no argument");
     else if (strcmp(sub, "list") == 0)
         rc = o.npos == 2 ? list_cmd(&o, v) : usage_err("payfile list takes no argument");
+    else if (strcmp(sub, "status") == 0)
+        rc = status_cmd(&o, v);
     else
         rc = config_cmd(&o, v);
     vault_close(v);

@@ -4,6 +4,8 @@
  * return codes into the exit codes of DESIGN.md (0 ok, 1 user or data error, 2 usage,
  * 3 integrity or security failure). Only this file calls exit(). */
 #include <errno.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 
 #include "common/err.h"
 #include "common/fileio.h"
+#include "cli/cmd_journal.h"
 #include "cli/cmd_payfile.h"
 #include "cli/prompt.h"
 #include "cli/cmd_token.h"
@@ -59,6 +62,10 @@ static const char usage_text[] =
     "  payfile write --payrun ID --out FILE --second NAME [--format F] [--profile B]\n"
     "                [--drill]     the signed payment file (two approvers)\n"
     "  payfile list | payfile config show | payfile config set KEY VALUE\n"
+    "  payfile verify FILE --pubkey KEY   check a payment file anywhere (no vault)\n"
+    "  payfile status REPORT.xml   import the bank's pain.002 status report\n"
+    "  journal export --out FILE --second NAME | journal verify FILE --pubkey KEY.pub |\n"
+    "  journal diff OLD NEW        the signed restore journal (docs/journal-format.md)\n"
     "  token info|list|put FILE|get NAME --out F|enroll ...   (see 'reservlon token help')\n"
     "\n"
     "Every command but init authenticates an operator with --as and --passphrase-file, or\n"
@@ -489,6 +496,8 @@ static int run(int argc, char **argv)
     const char *word = command_word(argc, argv);
     if (strcmp(word, "key") == 0 || strcmp(word, "payfile") == 0)
         return cmd_payfile(argc, argv);
+    if (strcmp(word, "journal") == 0) /* a second approver signs; verify/diff need no vault */
+        return cmd_journal(argc, argv);
     int rc = parse_args(argc, argv, &a);
     if (rc != RL_OK)
         return rc;
@@ -562,6 +571,13 @@ int main(int argc, char **argv)
         return 0;
     }
     umask(077); /* every file the appliance writes is for its operators only */
+    /* Secrets (data keys, signing shares, passphrases) must never land in a core file, and
+     * no other process of the same user may read this one's memory (docs/threat-model.md). */
+    struct rlimit no_core = {0, 0};
+    if (setrlimit(RLIMIT_CORE, &no_core) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+        fprintf(stderr, "reservlon: cannot disable core dumps: %s\n", strerror(errno));
+        return 3;
+    }
     if (sodium_init() < 0) {
         fprintf(stderr, "reservlon: libsodium failed to initialise\n");
         return 3;

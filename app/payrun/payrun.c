@@ -747,16 +747,20 @@ static int sum_lines(const rules_line *l, size_t n, int64_t *gross, int64_t *tax
     return RL_OK;
 }
 
-/* --- the rules on a second core ---------------------------------------------------------- */
+/* --- the rules on the other cores ------------------------------------------------------ */
 
 /* A pay run is a pipeline: this thread reads employments, builds the rules' input and
- * stores results while a worker thread runs the rules on the previous batch (the two take
- * about the same time, and the workstation has two cores). Two batch buffers alternate and
- * results are stored in input order, so the outcome, including the employment at which a
- * rule error or a limit stops the run, is exactly that of one thread calling the rules in
- * order. The worker touches only the batch it was handed, the rules object and the
- * read-only tax tables; SQLite stays on this thread. */
+ * stores results, while WORKERS threads run the rules, each in its own Lua state loaded
+ * from the same verified bytes. Batches of BATCH employments are numbered in input order;
+ * batch k goes to worker k % WORKERS and results are stored strictly in order, so the
+ * outcome, including the employment at which a rule error or a limit stops the run, is the
+ * same on every run and every machine (docs/payrun.md). A worker touches only the batches
+ * it is handed, its rules object and the read-only tax tables; SQLite stays on this
+ * thread. The rules take about as long as everything else together, so two workers keep
+ * both cores of the workstation busy. */
 #define BATCH 256
+#define WORKERS 2
+#define NBUF (2 * WORKERS)
 
 typedef struct {
     char id[65], pnr[16];
@@ -766,35 +770,48 @@ typedef struct {
     size_t line_off, line_n;   /* in the batch's lines, set by the worker */
 } item;
 
+enum { B_FREE, B_READY, B_DONE };
+
 typedef struct {
     size_t n;
     item it[BATCH];
     sbuf in;
     rules_line *lines; /* every item's lines, back to back */
     size_t nlines, lines_cap;
+    uint64_t seq;      /* the batch's place in the run */
+    int state;         /* B_*, under the pipeline's mutex */
     int rc;            /* the worker's verdict */
     size_t failed;     /* the item it stopped at */
     char err[1024];
 } batch;
 
+typedef struct pipeline pipeline;
+
 typedef struct {
+    pipeline *pl;
+    unsigned index;
     rules *r;
-    rules_line lines[MAX_LINES]; /* the worker's scratch */
+    rules_line lines[MAX_LINES]; /* scratch for one call */
+    pthread_t thread;
+    bool started;
+} worker;
+
+struct pipeline {
+    worker w[WORKERS];
+    batch *bufs; /* NBUF */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    batch *job, *done;
     bool quit, threaded;
-    pthread_t thread;
-} pipeline;
+};
 
-static void batch_run(pipeline *pl, batch *b)
+static void batch_run(worker *w, batch *b)
 {
     b->rc = RL_OK;
     b->nlines = 0;
     for (size_t i = 0; i < b->n; i++) {
         item *it = &b->it[i];
         size_t n = 0;
-        int rc = rules_call(pl->r, "pay", b->in.buf + it->in_off, it->in_len, pl->lines,
+        int rc = rules_call(w->r, "pay", b->in.buf + it->in_off, it->in_len, w->lines,
                             MAX_LINES, &n);
         if (rc == RL_OK && b->nlines + n > b->lines_cap) {
             size_t cap = b->lines_cap ? b->lines_cap * 2 : BATCH * 8;
@@ -817,42 +834,64 @@ static void batch_run(pipeline *pl, batch *b)
             return;
         }
         if (n > 0)
-            memcpy(b->lines + b->nlines, pl->lines, n * sizeof *pl->lines);
+            memcpy(b->lines + b->nlines, w->lines, n * sizeof *w->lines);
         it->line_off = b->nlines;
         it->line_n = n;
         b->nlines += n;
     }
 }
 
+/* Worker i runs batches i, i + WORKERS, i + 2 * WORKERS ... in that order. */
 static void *pipeline_worker(void *arg)
 {
-    pipeline *pl = arg;
+    worker *w = arg;
+    pipeline *pl = w->pl;
+    uint64_t next = w->index;
     pthread_mutex_lock(&pl->mu);
     for (;;) {
-        while (pl->job == NULL && !pl->quit)
+        batch *b = &pl->bufs[next % NBUF];
+        while (!(b->state == B_READY && b->seq == next) && !pl->quit)
             pthread_cond_wait(&pl->cv, &pl->mu);
-        if (pl->job == NULL)
+        if (pl->quit)
             break;
-        batch *b = pl->job;
-        pl->job = NULL;
         pthread_mutex_unlock(&pl->mu);
-            batch_run(pl, b);
+        batch_run(w, b);
         pthread_mutex_lock(&pl->mu);
-        pl->done = b;
+        b->state = B_DONE;
         pthread_cond_broadcast(&pl->cv);
+        next += WORKERS;
     }
     pthread_mutex_unlock(&pl->mu);
     return NULL;
 }
 
-/* Without a thread (pthread_create failed) the batches simply run inline. */
-static void pipeline_start(pipeline *pl, rules *r)
+/* If a thread cannot be started, every batch runs inline on this thread, with the rules
+ * state its worker would have used (the same outcome, on one core). */
+static void pipeline_start(pipeline *pl, rules *const r[WORKERS], batch *bufs)
 {
     memset(pl, 0, sizeof *pl);
-    pl->r = r;
+    pl->bufs = bufs;
     pthread_mutex_init(&pl->mu, NULL);
     pthread_cond_init(&pl->cv, NULL);
-    pl->threaded = pthread_create(&pl->thread, NULL, pipeline_worker, pl) == 0;
+    pl->threaded = true;
+    for (unsigned i = 0; i < WORKERS; i++) {
+        pl->w[i].pl = pl;
+        pl->w[i].index = i;
+        pl->w[i].r = r[i];
+    }
+    for (unsigned i = 0; i < WORKERS && pl->threaded; i++)
+        pl->threaded = (pl->w[i].started = pthread_create(&pl->w[i].thread, NULL,
+                                                           pipeline_worker, &pl->w[i]) == 0);
+    if (!pl->threaded) { /* stop the ones that did start; run inline from here on */
+        pthread_mutex_lock(&pl->mu);
+        pl->quit = true;
+        pthread_cond_broadcast(&pl->cv);
+        pthread_mutex_unlock(&pl->mu);
+        for (unsigned i = 0; i < WORKERS; i++)
+            if (pl->w[i].started)
+                pthread_join(pl->w[i].thread, NULL);
+        pl->quit = false;
+    }
 }
 
 static void pipeline_stop(pipeline *pl)
@@ -862,37 +901,46 @@ static void pipeline_stop(pipeline *pl)
         pl->quit = true;
         pthread_cond_broadcast(&pl->cv);
         pthread_mutex_unlock(&pl->mu);
-        pthread_join(pl->thread, NULL);
+        for (unsigned i = 0; i < WORKERS; i++)
+            pthread_join(pl->w[i].thread, NULL);
     }
     pthread_cond_destroy(&pl->cv);
     pthread_mutex_destroy(&pl->mu);
 }
 
-static void pipeline_submit(pipeline *pl, batch *b)
+static void pipeline_submit(pipeline *pl, batch *b, uint64_t seq)
 {
     if (!pl->threaded) {
-        batch_run(pl, b);
-        pl->done = b;
+        b->seq = seq;
+        batch_run(&pl->w[seq % WORKERS], b);
+        b->state = B_DONE;
         return;
     }
-    pthread_mutex_lock(&pl->mu);
-    pl->job = b;
+    pthread_mutex_lock(&pl->mu); /* the workers read seq and state under the mutex */
+    b->seq = seq;
+    b->state = B_READY;
     pthread_cond_broadcast(&pl->cv);
     pthread_mutex_unlock(&pl->mu);
 }
 
-static batch *pipeline_wait(pipeline *pl)
+static void pipeline_wait(pipeline *pl, batch *b)
 {
-    if (pl->threaded) {
+    if (!pl->threaded)
+        return;
+    pthread_mutex_lock(&pl->mu);
+    while (b->state != B_DONE)
+        pthread_cond_wait(&pl->cv, &pl->mu);
+    pthread_mutex_unlock(&pl->mu);
+}
+
+/* The batch is stored: free for the next fill. */
+static void pipeline_release(pipeline *pl, batch *b)
+{
+    if (pl->threaded)
         pthread_mutex_lock(&pl->mu);
-        while (pl->done == NULL)
-            pthread_cond_wait(&pl->cv, &pl->mu);
-    }
-    batch *b = pl->done;
-    pl->done = NULL;
+    b->state = B_FREE;
     if (pl->threaded)
         pthread_mutex_unlock(&pl->mu);
-    return b;
 }
 
 /* Reads up to BATCH employments and builds their inputs; b->n == 0 at the end. */
@@ -989,7 +1037,7 @@ int payrun_create(vault *v, const payrun_params *p, FILE *progress, int64_t *id)
     sqlite3_stmt *ins = NULL;
     source es;
     int es_open = 0;
-    rules *r = NULL;
+    rules *r[WORKERS] = {NULL};
     tax_tables tt;
     regs rs = {0};
     sbuf warn = {0}, notes = {0}, lines_json = {0};
@@ -1043,16 +1091,26 @@ int payrun_create(vault *v, const payrun_params *p, FILE *progress, int64_t *id)
     rules_limits lim = {p->max_instructions ? p->max_instructions : RULES_DEFAULT_INSTRUCTIONS,
                         p->max_memory ? p->max_memory : RULES_DEFAULT_MEMORY,
                         RULES_DEFAULT_SECONDS};
-    if ((rc = rules_load(p->rules_path, &pk, &lim, &r)) != RL_OK)
-        goto cleanup;
-    uint8_t rh[32];
+    /* One state per worker, each verified; all must be the same bytes (the file could be
+     * replaced between two loads, and a run must never mix two rule files). */
+    uint8_t rh[32], rh2[32];
     char rules_hex[65];
-    rules_sha256(r, rh);
+    for (unsigned i = 0; i < WORKERS; i++) {
+        if ((rc = rules_load(p->rules_path, &pk, &lim, &r[i])) != RL_OK)
+            goto cleanup;
+        rules_sha256(r[i], i == 0 ? rh : rh2);
+        if (i > 0 && sodium_memcmp(rh, rh2, sizeof rh) != 0) {
+            rc = err_set(RL_EINTEGRITY, "the rule file %s changed while it was being loaded; "
+                                        "nothing was run", p->rules_path);
+            goto cleanup;
+        }
+    }
     sodium_bin2hex(rules_hex, sizeof rules_hex, rh, sizeof rh);
     if ((rc = tax_load(v, &tt)) != RL_OK || (rc = regs_load(v, &rs)) != RL_OK)
         goto cleanup;
-    rules_set_tax(r, tax_lookup, &tt);
-    bufs = calloc(2, sizeof *bufs);
+    for (unsigned i = 0; i < WORKERS; i++)
+        rules_set_tax(r[i], tax_lookup, &tt);
+    bufs = calloc(NBUF, sizeof *bufs);
     if (bufs == NULL) {
         rc = err_set(RL_ENOMEM, "out of memory");
         goto cleanup;
@@ -1065,8 +1123,9 @@ int payrun_create(vault *v, const payrun_params *p, FILE *progress, int64_t *id)
              "\"last_day\":\"%s-%02d\",\"days_in_month\":%d}",
              p->policy, p->period, p->pay_date, p->period, p->period, dim, dim);
     /* The run's constants reach pay() once, as its second argument (docs/pay-rules.md). */
-    if ((rc = rules_set_context(r, run_json, strlen(run_json))) != RL_OK)
-        goto cleanup;
+    for (unsigned i = 0; i < WORKERS; i++)
+        if ((rc = rules_set_context(r[i], run_json, strlen(run_json))) != RL_OK)
+            goto cleanup;
 
     if ((rc = vault_begin(v)) != RL_OK)
         goto cleanup;
@@ -1108,35 +1167,42 @@ int payrun_create(vault *v, const payrun_params *p, FILE *progress, int64_t *id)
     }
     int64_t protected_paid = 0, total_rows = scalar(db, "SELECT count(*) FROM employments", NULL);
     bool tty = progress && isatty(fileno(progress));
-    batch *cur = &bufs[0], *next = &bufs[1];
-    pipeline_start(&pl, r);
+    pipeline_start(&pl, r, bufs);
     pl_started = 1;
-    if ((rc = batch_fill(v, &es, cur, p->period, &rs)) != RL_OK)
-        goto cleanup;
-    if (cur->n > 0)
-        pipeline_submit(&pl, cur);
-    while (cur->n > 0) {
-        /* Read the next batch while the worker runs the rules on this one. */
-            if ((rc = batch_fill(v, &es, next, p->period, &rs)) != RL_OK)
-            goto cleanup;
-        batch *b = pipeline_wait(&pl);
+    /* Keep NBUF batches in flight: read ahead while the workers run the rules, store the
+     * oldest as soon as it is done. */
+    uint64_t filled = 0, stored = 0;
+    bool eof = false;
+    for (;;) {
+        while (!eof && filled - stored < NBUF) {
+            batch *f = &bufs[filled % NBUF];
+            if ((rc = batch_fill(v, &es, f, p->period, &rs)) != RL_OK)
+                goto cleanup;
+            if (f->n == 0) {
+                eof = true;
+                break;
+            }
+            pipeline_submit(&pl, f, filled++);
+        }
+        if (stored == filled)
+            break;
+        batch *b = &bufs[stored % NBUF];
+        pipeline_wait(&pl, b);
         if (b->rc != RL_OK) {
             err_set(b->rc, "%s", b->err);
             rc = err_wrap(b->rc, "pay run aborted at employment %s (nothing was written): ",
                           b->it[b->failed].id);
             goto cleanup;
         }
-        if (next->n > 0)
-            pipeline_submit(&pl, next);
         if ((rc = batch_store(v, ins, run_id, b, scratch, &t, &protected_paid)) != RL_OK)
             goto cleanup;
+        pipeline_release(&pl, b);
+        stored++;
         if (tty && total_rows > 0) {
             fprintf(progress, "\rpay run: %lld of %lld employments", (long long)t.employments,
                     (long long)total_rows);
             fflush(progress);
         }
-        cur = next;
-        next = b;
     }
     if (tty)
         fprintf(progress, "\r%*s\r", 50, "");
@@ -1185,10 +1251,11 @@ cleanup:
     if (es_open)
         source_close(&es);
     sqlite3_finalize(ins);
-    rules_free(r);
+    for (unsigned i = 0; i < WORKERS; i++)
+        rules_free(r[i]);
     tax_free(&tt);
     regs_free(&rs);
-    for (int i = 0; bufs && i < 2; i++) {
+    for (int i = 0; bufs && i < NBUF; i++) {
         free(bufs[i].in.buf);
         free(bufs[i].lines);
     }

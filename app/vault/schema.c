@@ -96,7 +96,22 @@ static const char schema_sql[] =
     "  total_ore INTEGER NOT NULL, exec_date TEXT NOT NULL, key_id TEXT NOT NULL,"
     "  written_by TEXT NOT NULL, cosigned_by TEXT NOT NULL, written_at TEXT NOT NULL,"
     "  drill INTEGER NOT NULL, signature TEXT NOT NULL, left_out INTEGER NOT NULL,"
-    "  left_out_ore INTEGER NOT NULL) WITHOUT ROWID;";
+    "  left_out_ore INTEGER NOT NULL) WITHOUT ROWID;"
+    /* The bank's pain.002 status reports (payfile status): one row per reported payment
+     * and one for the group level (end_to_end_id ''); pnr mapped back by recomputing the
+     * EndToEndId, amount_ore what the file paid. */
+    "CREATE TABLE payfile_status("
+    "  report_msg_id TEXT NOT NULL, msg_id TEXT NOT NULL, end_to_end_id TEXT NOT NULL,"
+    "  pnr TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL, info TEXT NOT NULL,"
+    "  amount_ore INTEGER NOT NULL, imported_at TEXT NOT NULL, imported_by TEXT NOT NULL,"
+    "  PRIMARY KEY (report_msg_id, end_to_end_id)) WITHOUT ROWID;"
+    "CREATE INDEX payfile_status_msg ON payfile_status(msg_id);"
+    /* The restore journal's lines as exported (docs/journal-format.md): every export
+     * re-writes these unchanged and appends; ref names what a line stands for (a header or
+     * snapshot line's snapshot, a decision's registration). */
+    "CREATE TABLE journal("
+    "  seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, id TEXT NOT NULL UNIQUE, ref TEXT,"
+    "  line TEXT NOT NULL);";
 
 int schema_apply(sqlite3 *db)
 {

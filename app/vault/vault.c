@@ -207,6 +207,16 @@ static int lock_dir(vault *v)
     int rc = path_join(path, sizeof path, v->dir, "lock");
     if (rc != RL_OK)
         return rc;
+    /* The contents are sealed, but names, sizes and times are not, and a directory others
+     * can write to lets them replace files: the vault lives only in a private directory. */
+    struct stat st;
+    if (stat(v->dir, &st) != 0)
+        return err_set(RL_EIO, "%s: %s", v->dir, strerror(errno));
+    if ((st.st_mode & 0077) != 0)
+        return err_set(RL_EINTEGRITY, "the vault directory %s is open to other users (mode "
+                                      "%04o); the appliance uses it only when it is private: "
+                                      "chmod 700 %s",
+                       v->dir, (unsigned)(st.st_mode & 07777), v->dir);
     v->lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (v->lock_fd < 0)
         return err_set(RL_EIO, "%s: %s", path, strerror(errno));

@@ -15,6 +15,10 @@ for _ in $(seq 50); do
   tmux -S "$sock" capture-pane -p -t rl | grep -q "passphrase:" && break
   sleep 0.1
 done
+# While it waits for the passphrase, no core file can be written (PR_SET_DUMPABLE 0 is set
+# in the same place; as root, /proc cannot show it).
+pid=$(pgrep -n -f -- "--vault $V status --as alice") || fail "the waiting process was not found"
+grep -q "^Max core file size *0 *0" "/proc/$pid/limits" || { cat "/proc/$pid/limits"; fail "core dumps are not disabled"; }
 tmux -S "$sock" send-keys -t rl "correct horse battery" Enter
 for _ in $(seq 100); do
   tmux -S "$sock" capture-pane -p -t rl > "$T/screen"

@@ -57,4 +57,13 @@ for ((p = 0; p < pages; p++)); do
 done
 cp "$T/orig.db" "$V/vault.db"
 expect_exit 0 "$BIN" --vault "$V" check "${A[@]}"
+# A vault directory others can read or write is refused (and so is creating one in it).
+chmod 755 "$V"
+expect_exit 3 "$BIN" --vault "$V" status "${A[@]}"
+expect_grep "open to other users (mode 0755).*chmod 700" "$T/err"
+chmod 700 "$V"
+expect_exit 0 "$BIN" --vault "$V" status "${A[@]}"
+mkdir -m 775 "$T/shared"
+expect_exit 3 "$BIN" --vault "$T/shared" init --admin x --passphrase-file "$T/admin"
+[ -z "$(ls -A "$T/shared")" ] || fail "init left files in a directory it refused"
 pass

@@ -4,6 +4,8 @@
  * parsed back by an independent Python script (counts, sums, SALA, EndToEndIds, names,
  * profile differences). Refusals (pay run not approved, negative net, missing account,
  * ceiling) must write no file and use no MsgId.
+ * The pain.002 status import (status.h) reads a report built from a written file's ids:
+ * the person behind each id, what is stored and every refusal (nothing stored).
  *
  * One vault for the suite (an Argon2 open costs ~0.6 s): the tests share state and run in
  * the order listed in main(). */
@@ -21,8 +23,10 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/field.h"
 #include "common/fileio.h"
 #include "payfile/payfile.h"
+#include "payfile/status.h"
 #include "payrun/payrun.h"
 #include "sig/minisig.h"
 #include "snapshot/snapshot.h"
@@ -653,6 +657,143 @@ static void test_two_person_signing(void **state)
     use_signers();
 }
 
+
+/* --- pain.002 status import -------------------------------------------------------------- */
+
+enum { R_PLAIN, R_BAD_E2E, R_DUP, R_BAD_AMOUNT, R_GROUP_ONLY };
+
+/* A pain.002.001.03 report for a03.xml (its MsgId and sorted EndToEndIds in a03.ids): the
+ * first payment RJCT AC01, the second PDNG, the rest ACSC, or a variant. */
+static char *report(const char *rid, const char *orig, const char *ctrl, int mode, size_t *len)
+{
+    char *x = NULL, line[64], msgid[40];
+    FILE *ids = fopen(path_of("a03.ids"), "r"), *f = open_memstream(&x, len);
+    assert_non_null(ids);
+    assert_non_null(f);
+    assert_non_null(fgets(msgid, sizeof msgid, ids));
+    msgid[strcspn(msgid, "\n")] = '\0';
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+               "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.002.001.03\">"
+               "<CstmrPmtStsRpt><GrpHdr><MsgId>%s</MsgId><CreDtTm>2026-01-02T09:00:00"
+               "</CreDtTm></GrpHdr><OrgnlGrpInfAndSts><OrgnlMsgId>%s</OrgnlMsgId>"
+               "<OrgnlMsgNmId>pain.001.001.03</OrgnlMsgNmId><OrgnlNbOfTxs>%lld</OrgnlNbOfTxs>",
+            rid, orig ? orig : msgid, EXP_N);
+    if (ctrl)
+        fprintf(f, "<OrgnlCtrlSum>%s</OrgnlCtrlSum>", ctrl);
+    fprintf(f, "<GrpSts>%s</GrpSts></OrgnlGrpInfAndSts>", mode == R_GROUP_ONLY ? "RJCT" : "PART");
+    if (mode != R_GROUP_ONLY) {
+        fprintf(f, "<OrgnlPmtInfAndSts><OrgnlPmtInfId>%s-1</OrgnlPmtInfId>", msgid);
+        for (int i = 0; fgets(line, sizeof line, ids); i++) {
+            line[strcspn(line, "\n")] = '\0';
+            if (mode == R_BAD_E2E && i == 3)
+                snprintf(line, sizeof line, "RL1-000000000000");
+            fprintf(f, "<TxInfAndSts><OrgnlEndToEndId>%s</OrgnlEndToEndId><TxSts>%s</TxSts>",
+                    line, i == 0 ? "RJCT" : i == 1 ? "PDNG" : "ACSC");
+            if (i == 0)
+                fprintf(f, "<StsRsnInf><Rsn><Cd>AC01</Cd></Rsn><AddtlInf>Felaktigt "
+                           "kontonummer \xc3\xa5\xc3\xa4\xc3\xb6</AddtlInf></StsRsnInf>");
+            if (mode == R_BAD_AMOUNT && i == 2)
+                fprintf(f, "<OrgnlTxRef><Amt><InstdAmt Ccy=\"SEK\">0.01</InstdAmt></Amt>"
+                           "</OrgnlTxRef>");
+            fprintf(f, "</TxInfAndSts>");
+            if (mode == R_DUP && i == 2)
+                fprintf(f, "<TxInfAndSts><OrgnlEndToEndId>%s</OrgnlEndToEndId><TxSts>ACSC"
+                           "</TxSts></TxInfAndSts>", line);
+        }
+        fprintf(f, "</OrgnlPmtInfAndSts>");
+    }
+    fprintf(f, "</CstmrPmtStsRpt></Document>\n");
+    fclose(f);
+    fclose(ids);
+    return x;
+}
+
+static long long status_rows(void) { return q_int("SELECT count(*) FROM payfile_status"); }
+
+static void status_refused(const char *rid, const char *orig, const char *ctrl, int mode,
+                           const char *want)
+{
+    size_t len;
+    char *x = report(rid, orig, ctrl, mode, &len), xsd[600];
+    snprintf(xsd, sizeof xsd, "%s/app/data/iso20022", top);
+    long long rows = status_rows();
+    payfile_status_result *r = NULL;
+    int rc = payfile_status_import(V, x, len, xsd, &r);
+    free(x);
+    if (rc != RL_EDATA || strstr(err_msg(), want) == NULL)
+        fail_msg("%s: expected RL_EDATA with '%s', got %d: %s", rid, want, rc, err_msg());
+    assert_null(r);
+    assert_int_equal(status_rows(), rows); /* nothing stored */
+}
+
+static void test_status_import(void **state)
+{
+    (void)state;
+    char xsd[600], total[32];
+    snprintf(xsd, sizeof xsd, "%s/app/data/iso20022", top);
+    field_money_format(EXP_TOTAL, total);
+    use("reg", REG_PASS); /* any operator may import the bank's report */
+    size_t len;
+    char *x = report("PSR-1", NULL, total, R_PLAIN, &len);
+    payfile_status_result *r = NULL;
+    if (payfile_status_import(V, x, len, xsd, &r) != RL_OK)
+        fail_msg("import: %s", err_msg());
+    free(x);
+    assert_int_equal(r->payrun_id, RUN);
+    assert_int_equal(r->file_count, EXP_N);
+    assert_int_equal(r->file_total_ore, EXP_TOTAL);
+    assert_string_equal(r->group_status, "PART");
+    assert_int_equal(r->reported, EXP_N);
+    assert_int_equal(r->rejected, 1);
+    assert_int_equal(r->pending, 1);
+    assert_int_equal(r->accepted, EXP_N - 2);
+    assert_int_equal(r->nrej, 1);
+    const payfile_status_rejected *j = &r->rej[0];
+    assert_string_equal(j->reason, "AC01");
+    assert_string_equal(j->info, "Felaktigt kontonummer \xc3\xa5\xc3\xa4\xc3\xb6");
+    assert_true(j->n_employments >= 1);
+    /* The person behind the id: recomputed independently through the public API. */
+    char sql[400], pnr[13], id[36];
+    snprintf(sql, sizeof sql, "SELECT pnr FROM payfile_status WHERE report_msg_id = 'PSR-1' AND"
+                              " end_to_end_id = '%s'", j->end_to_end_id);
+    q_text(pnr, sizeof pnr, sql);
+    assert_int_equal(payfile_end_to_end_id(V, RUN, pnr, id), RL_OK);
+    assert_string_equal(id, j->end_to_end_id);
+    assert_int_equal(strncmp(j->pnr_masked, pnr, 8), 0);
+    assert_string_equal(j->pnr_masked + 8, "-****");
+    snprintf(sql, sizeof sql, "SELECT sum(net_ore) FROM payrun_results WHERE payrun_id = %lld"
+                              " AND pnr = '%s'", (long long)RUN, pnr);
+    assert_int_equal(j->amount_ore, q_int(sql));
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM payrun_results WHERE payrun_id = %lld AND"
+                              " pnr = '%s' AND employment_id = '%s'", (long long)RUN, pnr,
+             j->employments);
+    assert_int_equal(q_int(sql), 1);
+    payfile_status_free(r);
+    assert_int_equal(status_rows(), EXP_N + 1); /* and the group row */
+    assert_int_equal(q_int("SELECT count(*) FROM payfile_status WHERE end_to_end_id = '' AND"
+                           " status = 'PART' AND imported_by = 'reg'"), 1);
+    assert_int_equal(q_int("SELECT count(*) FROM audit WHERE action = 'payfile.status' AND"
+                           " detail LIKE '%PSR-1%1 rejected, 1 pending%'"), 1);
+
+    status_refused("PSR-1", NULL, total, R_PLAIN, "already imported on");
+    status_refused("PSR-2", "RL00000000-990101-000001", NULL, R_PLAIN,
+                   "not a payment file written by this appliance");
+    status_refused("PSR-3", NULL, NULL, R_BAD_E2E, "EndToEndId RL1-000000000000 is not in");
+    status_refused("PSR-4", NULL, NULL, R_DUP, "reported twice");
+    status_refused("PSR-5", NULL, NULL, R_BAD_AMOUNT, "echoes 0.01 SEK");
+    status_refused("PSR-6", NULL, "1.00", R_PLAIN, "OrgnlCtrlSum is 1.00");
+    /* A whole file rejected at the group level: stored as the group row only. */
+    x = report("PSR-7", NULL, NULL, R_GROUP_ONLY, &len);
+    assert_int_equal(payfile_status_import(V, x, len, xsd, &r), RL_OK);
+    free(x);
+    assert_string_equal(r->group_status, "RJCT");
+    assert_int_equal(r->reported, 0);
+    payfile_status_free(r);
+    assert_int_equal(q_int("SELECT count(*) FROM payfile_status WHERE report_msg_id = 'PSR-7'"),
+                     1);
+    use_signers();
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -665,6 +806,7 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_role),
         cmocka_unit_test(test_two_person_signing),
+        cmocka_unit_test(test_status_import),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
