@@ -756,10 +756,11 @@ static int sum_lines(const rules_line *l, size_t n, int64_t *gross, int64_t *tax
  * outcome, including the employment at which a rule error or a limit stops the run, is the
  * same on every run and every machine (docs/payrun.md). A worker touches only the batches
  * it is handed, its rules object and the read-only tax tables; SQLite stays on this
- * thread. The rules take about as long as everything else together, so two workers keep
- * both cores of the workstation busy. */
+ * thread. One worker: the rules take about as long as everything else together, so this
+ * thread and one worker keep both cores of the workstation busy; two workers measured no
+ * faster on two cores (performance.md) and would split the per-run limits across states. */
 #define BATCH 256
-#define WORKERS 2
+#define WORKERS 1
 #define NBUF (2 * WORKERS)
 
 typedef struct {

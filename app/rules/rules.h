@@ -7,10 +7,10 @@
  * rules object (one pay run) is bounded in instructions, memory and, as a backstop,
  * wall-clock time. docs/pay-rules.md is the rule author's view of all this.
  *
- * One rules object serves a pay run's share of the employments: load once, call once per
- * employment, free. The Lua state and compiled chunk are kept across calls (that is what
- * makes 100 000 employments cheap), so limits accumulate over all its calls. Not
- * thread-safe: the pay run uses one object per worker thread. */
+ * One rules object serves one pay run: load once, call once per employment, free. The Lua
+ * state and compiled chunk are kept across calls (that is what makes 100 000 employments
+ * cheap), so limits accumulate over the whole run. Not thread-safe: one object per thread
+ * (the pay run calls it from its rules thread only). */
 #ifndef RL_RULES_H
 #define RL_RULES_H
 
