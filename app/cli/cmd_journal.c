@@ -40,40 +40,14 @@ static int usage_err(const char *msg)
 static int parse(int argc, char **argv, jopts *o)
 {
     memset(o, 0, sizeof *o);
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        const char **slot = NULL;
-        if (strcmp(s, "--vault") == 0)
-            slot = &o->vault;
-        else if (strcmp(s, "--as") == 0)
-            slot = &o->as;
-        else if (strcmp(s, "--passphrase-file") == 0)
-            slot = &o->pass_file;
-        else if (strcmp(s, "--second") == 0)
-            slot = &o->second;
-        else if (strcmp(s, "--second-passphrase-file") == 0)
-            slot = &o->second_pass_file;
-        else if (strcmp(s, "--out") == 0)
-            slot = &o->out;
-        else if (strcmp(s, "--pubkey") == 0)
-            slot = &o->pubkey;
-        else if (strcmp(s, "--json") == 0)
-            o->json = 1;
-        else if (strncmp(s, "--", 2) == 0)
-            return err_set(RL_EUSAGE, "%s: unknown option\n%s", s, help_text);
-        else if (o->npos < (int)(sizeof o->pos / sizeof o->pos[0]))
-            o->pos[o->npos++] = s;
-        else
-            return usage_err("too many arguments");
-        if (slot) {
-            if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)
-                return err_set(RL_EUSAGE, "%s needs a value", s);
-            if (*slot != NULL)
-                return err_set(RL_EUSAGE, "%s is given twice", s);
-            *slot = argv[++i];
-        }
-    }
-    return RL_OK;
+    const cli_opt opts[] = {
+        {"--vault", &o->vault, NULL},       {"--as", &o->as, NULL},
+        {"--passphrase-file", &o->pass_file, NULL}, {"--second", &o->second, NULL},
+        {"--second-passphrase-file", &o->second_pass_file, NULL},
+        {"--out", &o->out, NULL},           {"--pubkey", &o->pubkey, NULL},
+        {"--json", NULL, &o->json}};
+    return cli_parse(argc, argv, opts, sizeof opts / sizeof opts[0], o->pos,
+                     (int)(sizeof o->pos / sizeof o->pos[0]), &o->npos, help_text);
 }
 
 static void print_counts(const uint64_t *c)

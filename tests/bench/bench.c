@@ -175,26 +175,33 @@ static sample wl_register(int plain)
     return (sample){total, lat[SINGLE_REGS / 2], lat[SINGLE_REGS * 99 / 100]};
 }
 
+/* The period after the snapshot's last pay run, paid tomorrow. */
+static void next_run(vault *v, char period[24], char pay_date[11])
+{
+    sqlite3_stmt *st = NULL;
+    snprintf(period, 24, "2026-11");
+    if (sqlite3_prepare_v2(vault_db(v), "SELECT last_period FROM snapshot", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        int y = atoi((const char *)sqlite3_column_text(st, 0));
+        int m = atoi((const char *)sqlite3_column_text(st, 0) + 5);
+        snprintf(period, 24, "%04d-%02d", y + (m == 12), m % 12 + 1);
+    }
+    sqlite3_finalize(st);
+    time_t t = time(NULL) + 86400;
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(pay_date, 11, "%Y-%m-%d", &tm);
+}
+
 /* A pay run over every employment with the shipped, signed rules. */
 static sample run_payrun(int plain, const char *policy)
 {
     vault *v = fresh_vault(plain, 1);
     if (v == NULL)
         return failed;
-    char period[24] = "2026-11", pay_date[11];
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(vault_db(v), "SELECT last_period FROM snapshot", -1, &st, NULL) ==
-            SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-        int y = atoi((const char *)sqlite3_column_text(st, 0));
-        int m = atoi((const char *)sqlite3_column_text(st, 0) + 5);
-        snprintf(period, sizeof period, "%04d-%02d", y + (m == 12), m % 12 + 1);
-    }
-    sqlite3_finalize(st);
-    time_t t = time(NULL) + 86400;
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(pay_date, sizeof pay_date, "%Y-%m-%d", &tm);
+    char period[24], pay_date[11];
+    next_run(v, period, pay_date);
     payrun_params p = {.period = period, .pay_date = pay_date, .policy = policy,
                        .rules_path = rules_path};
     int64_t id = 0;
@@ -222,20 +229,8 @@ static sample wl_payfile(int plain)
     vault *v = fresh_vault(plain, 1);
     if (v == NULL)
         return failed;
-    char period[24] = "2026-11", pay_date[11], status[16] = "";
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(vault_db(v), "SELECT last_period FROM snapshot", -1, &st, NULL) ==
-            SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-        int y = atoi((const char *)sqlite3_column_text(st, 0));
-        int m = atoi((const char *)sqlite3_column_text(st, 0) + 5);
-        snprintf(period, sizeof period, "%04d-%02d", y + (m == 12), m % 12 + 1);
-    }
-    sqlite3_finalize(st);
-    time_t t = time(NULL) + 86400;
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(pay_date, sizeof pay_date, "%Y-%m-%d", &tm);
+    char period[24], pay_date[11], status[16] = "";
+    next_run(v, period, pay_date);
     payrun_params p = {.period = period, .pay_date = pay_date, .policy = "same-as-last",
                        .rules_path = rules_path};
     int64_t id = 0;
