@@ -46,6 +46,7 @@ static const char *snapshot_dir;
 static char rules_key_text[1024];
 static char rules_path[600];
 static const char *batch_path;
+static const char *keep_payfile; /* --keep-payfile PATH: the token transfer row uses it */
 static char scratch[256];
 static minisig_pubkey export_pk;
 
@@ -267,6 +268,11 @@ static sample wl_payfile(int plain)
         t0 = now();
         ok = payfile_write(v, id, &o, out, &sum) == RL_OK;
         t1 = now();
+        if (ok && keep_payfile && !plain) {
+            char cmd[1200];
+            snprintf(cmd, sizeof cmd, "cp '%s' '%s'", out, keep_payfile);
+            ok = system(cmd) == 0;
+        }
     }
     if (!ok)
         fprintf(stderr, "bench: payment file: %s\n", err_msg());
@@ -399,9 +405,11 @@ int main(int argc, char **argv)
             batch_path = argv[i + 1];
         else if (strcmp(argv[i], "--only") == 0)
             only = argv[i + 1];
+        else if (strcmp(argv[i], "--keep-payfile") == 0)
+            keep_payfile = argv[i + 1];
     }
     if (snapshot_dir == NULL || runs < 1 || runs > MAX_RUNS) {
-        fprintf(stderr, "usage: bench --snapshot DIR --size N [--runs R] [--json FILE] [--batch FILE] [--only TEXT]\n");
+        fprintf(stderr, "usage: bench --snapshot DIR --size N [--runs R] [--json FILE] [--batch FILE] [--only TEXT] [--keep-payfile PATH]\n");
         return 2;
     }
     if (sodium_init() < 0)
