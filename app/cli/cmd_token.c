@@ -376,8 +376,11 @@ static void print_info_text(const usbtoken_info *in)
            in->fw_major, in->fw_minor, in->fw_patch, in->proto_version);
     printf("counter: %llu (accepted files, never decreases)\n",
            (unsigned long long)in->counter);
+    /* The token's free_bytes counts whole free blocks, file headers included, so on a blank
+     * token it exceeds the capacity for file contents: show what a user can store. */
     printf("files: %u of %u; free %lu of %lu bytes (largest new file %lu bytes)%s\n",
-           in->nfiles, in->max_files, (unsigned long)in->free_bytes,
+           in->nfiles, in->max_files,
+           (unsigned long)(in->free_bytes < in->capacity ? in->free_bytes : in->capacity),
            (unsigned long)in->capacity, (unsigned long)in->largest_file,
            (in->flags & PROTO_INFO_FLAG_UPLOADING) ? "; an upload is in progress" : "");
     if (in->flags & PROTO_INFO_FLAG_AUTHORITY) {
@@ -388,7 +391,7 @@ static void print_info_text(const usbtoken_info *in)
     printf("appliance keys: %u\n", in->nkeys);
     for (unsigned i = 0; i < in->nkeys && i < PROTO_MAX_APPLIANCE_KEYS; i++) {
         key_id_str(in->keys[i].key_id, id);
-        printf("  %s  last production seq %llu\n", id,
+        printf("  %s  last accepted seq %llu (drill and production)\n", id,
                (unsigned long long)in->keys[i].last_seq);
     }
 }

@@ -277,7 +277,7 @@ static void test_cli_flow(void **state)
     make_signed("p2.xml", p2, 3000, "mode=production seq=5 file=p2.xml", p2p);
     expect_run(run("put", p1p, "--serial", "RLCLI0001", NULL), 0, "(production): counter 2");
     expect_run(run("put", p2p, "--serial", "RLCLI0001", NULL), 3, "E_REPLAY");
-    expect_run(run("info", "--serial", "RLCLI0001", NULL), 0, "last production seq 5");
+    expect_run(run("info", "--serial", "RLCLI0001", NULL), 0, "last accepted seq 5");
 
     /* delete only after mark-collected; the same file again is a replay. */
     expect_run(run("delete", "pay-drill.xml", "--serial", "RLCLI0001", NULL), 1,
