@@ -192,3 +192,15 @@ clean:
 	rm -rf build
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+# --- power-cut fault injection (docs/crashtest.md) ---------------------------------------
+# make crashtest [N=200] [JOBS=...] [REGS=150] [SEED=1]: N crash points of a registration
+# workload, each a simulated power cut by the LD_PRELOAD fault layer, then a full check.
+FAULTFS := $(B)/crash/faultfs.so
+$(FAULTFS): tests/crash/faultfs.c
+	@mkdir -p $(@D)
+	$(CC) -std=c17 -O2 -g -Wall -Wextra -Werror -fPIC -shared $< -o $@ -ldl
+all: $(FAULTFS)
+.PHONY: crashtest
+crashtest: all
+	B=$(B) N=$(or $(N),200) tests/crash/run

@@ -16,6 +16,7 @@
  * nothing else is there but possibly the one in flight, and one more registration
  * succeeds. */
 #include <errno.h>
+#include <sodium.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -136,10 +137,10 @@ static void do_check(const char *dir, const char *acklog, result *r)
     memset(seen, 0, sizeof seen);
     FILE *a = fopen(acklog, "r");
     long i;
-    char u[64];
-    while (a && fscanf(a, "%ld %63s", &i, u) == 2)
+    char u[37];
+    while (a && fscanf(a, "%ld %36s", &i, u) == 2)
         if (i >= 1 && i <= MAX_ACK && i == r->acked + 1) {
-            snprintf(ack_uuid[i], sizeof ack_uuid[i], "%s", u);
+            memcpy(ack_uuid[i], u, sizeof ack_uuid[i]);
             r->acked = i;
         }
     if (a)
@@ -305,7 +306,7 @@ static int one_point(const drive_cfg *c, unsigned long long k)
 static int cmd_drive(int argc, char **argv)
 {
     drive_cfg c = {0};
-    c.regs = 120;
+    c.regs = 150;
     c.seed = 1;
     long points = 200, jobs = 2;
     unsigned long long only = 0;
@@ -444,6 +445,8 @@ int main(int argc, char **argv)
     if (n <= 0)
         return 2;
     self[n] = '\0';
+    if (sodium_init() < 0)
+        return 2;
     if (argc == 5 && !strcmp(argv[1], "work"))
         return cmd_work(argv[2], argv[3], atol(argv[4]));
     if (argc == 4 && !strcmp(argv[1], "check"))
