@@ -39,7 +39,7 @@ typedef struct {
     const char *vault, *as, *pass_file, *second, *second_pass_file;
     const char *payrun, *out, *format, *profile, *pubkey;
     int drill, json, leave_out;
-    const char *pos[6];
+    const char *pos[24]; /* config set takes up to ten KEY VALUE pairs */
     int npos;
 } popts;
 
@@ -59,7 +59,8 @@ static const char help_text[] =
     "                                          a file written here; lists rejected payments\n"
     "  payfile verify FILE --pubkey KEY.pub [--json]   check a signed payment file (no vault,\n"
     "                                          no --as): signature, XSD, sums, signed comment\n"
-    "  payfile config show | config set KEY VALUE   the debtor (employer) settings\n"
+    "  payfile config show | config set KEY VALUE [KEY VALUE ...]\n"
+    "                                          the debtor (employer) settings, all or none\n"
     "\n"
     "The second approver's passphrase comes from --second-passphrase-file or the terminal.\n";
 
@@ -195,43 +196,49 @@ static int config_cmd(const popts *o, vault *v)
             printf("%-16s %s\n", config_keys[i], c.v[i][0] ? c.v[i] : "(not set)");
         return RL_OK;
     }
-    if (!(o->npos == 5 && strcmp(o->pos[2], "set") == 0))
-        return usage_err("payfile config show | payfile config set KEY VALUE");
-    const char *name = o->pos[3], *value = o->pos[4];
+    if (!(o->npos >= 5 && (o->npos - 3) % 2 == 0 && strcmp(o->pos[2], "set") == 0))
+        return usage_err("payfile config show | payfile config set KEY VALUE [KEY VALUE ...]");
     int rc = vault_require_role(v, VAULT_ROLE_ADMIN, "changing the payment file settings");
     if (rc != RL_OK)
         return rc;
-    size_t i = 0;
-    while (i < NCONFIG && strcmp(config_keys[i], name) != 0)
-        i++;
-    if (i == NCONFIG)
-        return err_set(RL_EUSAGE, "unknown payment file setting '%s' (debtor_name, debtor_iban, "
-                                  "debtor_clearing, debtor_account, debtor_bic, agreement_id, "
-                                  "initiator_id, profile)", name);
-    size_t n = strlen(value);
-    bool utf8 = true;
-    for (size_t k = 0; k < n && utf8;) {
-        size_t len = (unsigned char)value[k] < 0x80
-                          ? 1
-                          : json_utf8_seq((const unsigned char *)value + k, n - k, NULL);
-        utf8 = len > 0;
-        k += len;
+    /* Every pair is checked before any is stored: all or nothing, one login. */
+    for (int k = 3; k < o->npos; k += 2) {
+        const char *name = o->pos[k], *value = o->pos[k + 1];
+        size_t i = 0;
+        while (i < NCONFIG && strcmp(config_keys[i], name) != 0)
+            i++;
+        if (i == NCONFIG)
+            return err_set(RL_EUSAGE, "unknown payment file setting '%s' (debtor_name, "
+                                      "debtor_iban, debtor_clearing, debtor_account, debtor_bic, "
+                                      "agreement_id, initiator_id, profile)", name);
+        size_t n = strlen(value);
+        bool utf8 = true;
+        for (size_t j = 0; j < n && utf8;) {
+            size_t len = (unsigned char)value[j] < 0x80
+                              ? 1
+                              : json_utf8_seq((const unsigned char *)value + j, n - j, NULL);
+            utf8 = len > 0;
+            j += len;
+        }
+        if (n >= sizeof c.v[0] || !utf8 ||
+            (n > 0 && field_text(value, n, sizeof c.v[0] - 1) != RL_OK))
+            return err_set(RL_EDATA, "payfile.%s: must be text of at most %zu bytes without "
+                                     "control characters", name, sizeof c.v[0] - 1);
+        if (strcmp(name, "profile") == 0 && n > 0 && payfile_profile_find(value) == NULL)
+            return err_set(RL_EDATA, "payfile.profile: unknown bank profile '%s' (see "
+                                     "docs/payfile.md)", value);
     }
-    if (n >= sizeof c.v[0] || !utf8 || (n > 0 && field_text(value, n, sizeof c.v[0] - 1) != RL_OK))
-        return err_set(RL_EDATA, "payfile.%s: must be text of at most %zu bytes without control "
-                                 "characters", name, sizeof c.v[0] - 1);
-    if (strcmp(name, "profile") == 0 && n > 0 && payfile_profile_find(value) == NULL)
-        return err_set(RL_EDATA, "payfile.profile: unknown bank profile '%s' (see docs/payfile.md)",
-                       value);
-    char key[64], detail[300];
-    snprintf(key, sizeof key, "payfile.%s", name);
-    snprintf(detail, sizeof detail, "%s set to '%s'", key, value);
     if ((rc = vault_begin(v)) != RL_OK)
         return rc;
-    if ((rc = vault_config_set(v, key, value)) != RL_OK ||
-        (rc = vault_audit(v, "config.set", detail)) != RL_OK) {
-        vault_rollback(v);
-        return rc;
+    for (int k = 3; k < o->npos; k += 2) {
+        char key[64], detail[300];
+        snprintf(key, sizeof key, "payfile.%s", o->pos[k]);
+        snprintf(detail, sizeof detail, "%s set to '%s'", key, o->pos[k + 1]);
+        if ((rc = vault_config_set(v, key, o->pos[k + 1])) != RL_OK ||
+            (rc = vault_audit(v, "config.set", detail)) != RL_OK) {
+            vault_rollback(v);
+            return rc;
+        }
     }
     return vault_commit(v);
 }

@@ -61,7 +61,7 @@ static const char usage_text[] =
     "                              the two-approver signing key (docs/signing.md)\n"
     "  payfile write --payrun ID --out FILE --second NAME [--format F] [--profile B]\n"
     "                [--drill]     the signed payment file (two approvers)\n"
-    "  payfile list | payfile config show | payfile config set KEY VALUE\n"
+    "  payfile list | payfile config show | payfile config set KEY VALUE [KEY VALUE ...]\n"
     "  payfile verify FILE --pubkey KEY   check a payment file anywhere (no vault)\n"
     "  payfile status REPORT.xml   import the bank's pain.002 status report\n"
     "  journal export --out FILE --second NAME | journal verify FILE --pubkey KEY.pub |\n"

@@ -43,10 +43,13 @@ expect_exit 1 "$BIN" --vault "$V" payfile config set profile "bank of nowhere" "
 expect_grep "unknown bank profile" "$T/err"
 expect_exit 1 "$BIN" --vault "$V" payfile config set debtor_name "$(printf 'Exempel\tkommun')" "${AD[@]}"
 expect_grep "payfile.debtor_name" "$T/err"
-for kv in "debtor_name:Exempel kommun" "debtor_clearing:5000" "debtor_account:123 4560" \
-          "debtor_bic:ESSESESS" "agreement_id:AGR-12345" "profile:seb"; do
-  expect_exit 0 "$BIN" --vault "$V" payfile config set "${kv%%:*}" "${kv#*:}" "${AD[@]}"
-done
+# Several settings in one command: all checked first, then stored together (or none).
+expect_exit 1 "$BIN" --vault "$V" payfile config set debtor_name "Exempel kommun" profile nowhere "${AD[@]}"
+expect_exit 0 "$BIN" --vault "$V" payfile config show "${R[@]}"
+expect_grep "debtor_name *(not set)" "$T/out"
+expect_exit 2 "$BIN" --vault "$V" payfile config set debtor_name "Exempel kommun" profile "${AD[@]}"
+expect_exit 0 "$BIN" --vault "$V" payfile config set debtor_name "Exempel kommun" debtor_clearing 5000 \
+  debtor_account "123 4560" debtor_bic ESSESESS agreement_id AGR-12345 profile seb "${AD[@]}"
 expect_exit 0 "$BIN" --vault "$V" payfile config show "${R[@]}"
 expect_grep "debtor_bic *ESSESESS" "$T/out"
 
