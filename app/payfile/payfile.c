@@ -559,6 +559,13 @@ static void e2e_make(const uint8_t key[32], int64_t run, const char *pnr, char o
     snprintf(out, 36, "RL%lld-%.12s", (long long)run, hex);
 }
 
+int payfile_e2e_key(vault *v, uint8_t key[32]) { return e2e_key(v, false, key); }
+
+void payfile_e2e_id(const uint8_t key[32], int64_t payrun_id, const char *pnr, char out[36])
+{
+    e2e_make(key, payrun_id, pnr, out);
+}
+
 int payfile_end_to_end_id(vault *v, int64_t payrun_id, const char *pnr, char out[36])
 {
     uint8_t key[32];

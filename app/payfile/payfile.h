@@ -91,6 +91,11 @@ int payfile_write(vault *v, int64_t payrun_id, const payfile_options *o, const c
 int payfile_end_to_end_id(vault *v, int64_t payrun_id, const char *pnr, char out[36])
     __attribute__((warn_unused_result));
 
+/* The same for many people: read the vault's EndToEndId key once (RL_EDATA if there is
+ * none yet), then compute each id from it. The caller wipes key (sodium_memzero). */
+int payfile_e2e_key(vault *v, uint8_t key[32]) __attribute__((warn_unused_result));
+void payfile_e2e_id(const uint8_t key[32], int64_t payrun_id, const char *pnr, char out[36]);
+
 /* Transliterates UTF-8 text to the character set Swedish banks accept (docs/payfile.md):
  * ASCII letters, digits, space and / - ? : ( ) . , ' + & < > " kept; å ä ö Å Ä Ö é É ü Ü
  * kept; other Latin letters mapped to ASCII (æ -> ae, ł -> l, ...); anything else '?'.

@@ -6,6 +6,8 @@
  * transactions). Only then are the rows and the audit entry written, in one transaction. */
 #include "payfile/status.h"
 
+#include <sodium.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +75,7 @@ static int add_emp(priv *pv, const char *emp)
 
 /* Ends the current person: kept (with an EndToEndId) when their net sum is positive, as
  * payfile_write pays them; otherwise their employment ids are dropped again. */
-static int finish(vault *v, int64_t run, priv *pv, person *cur, size_t emp_start)
+static int finish(const uint8_t key[32], int64_t run, priv *pv, person *cur, size_t emp_start)
 {
     if (cur->pnr[0] == '\0')
         return RL_OK;
@@ -81,9 +83,7 @@ static int finish(vault *v, int64_t run, priv *pv, person *cur, size_t emp_start
         pv->emps_n = emp_start;
         return RL_OK;
     }
-    int rc = payfile_end_to_end_id(v, run, cur->pnr, cur->e2e);
-    if (rc != RL_OK)
-        return rc;
+    payfile_e2e_id(key, run, cur->pnr, cur->e2e);
     if (pv->np == pv->cap) {
         size_t cap = pv->cap ? pv->cap * 2 : 256;
         person *p = realloc(pv->p, cap * sizeof *p);
@@ -100,13 +100,18 @@ static int finish(vault *v, int64_t run, priv *pv, person *cur, size_t emp_start
 static int load_people(vault *v, int64_t run, priv *pv)
 {
     sqlite3_stmt *st = NULL;
-    int rc = RL_OK;
+    uint8_t key[32]; /* read once: the ids of every person paid come from it */
+    int rc = payfile_e2e_key(v, key);
+    if (rc != RL_OK)
+        return rc;
     int src = sqlite3_prepare_v2(vault_db(v),
                                  "SELECT pnr, employment_id, net_ore FROM payrun_results WHERE"
                                  " payrun_id = ?1 ORDER BY pnr, employment_id",
                                  -1, &st, NULL);
-    if (src != SQLITE_OK)
-        return vault_sql_error(v, src, "reading the pay run");
+    if (src != SQLITE_OK) {
+        rc = vault_sql_error(v, src, "reading the pay run");
+        goto cleanup;
+    }
     sqlite3_bind_int64(st, 1, run);
     person cur;
     memset(&cur, 0, sizeof cur);
@@ -114,7 +119,7 @@ static int load_people(vault *v, int64_t run, priv *pv)
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         const char *pnr = col(st, 0);
         if (strcmp(pnr, cur.pnr) != 0) {
-            if ((rc = finish(v, run, pv, &cur, emp_start)) != RL_OK)
+            if ((rc = finish(key, run, pv, &cur, emp_start)) != RL_OK)
                 goto cleanup;
             memset(&cur, 0, sizeof cur);
             snprintf(cur.pnr, sizeof cur.pnr, "%s", pnr);
@@ -129,11 +134,12 @@ static int load_people(vault *v, int64_t run, priv *pv)
         rc = vault_sql_error(v, src, "reading the pay run");
         goto cleanup;
     }
-    if ((rc = finish(v, run, pv, &cur, emp_start)) != RL_OK)
+    if ((rc = finish(key, run, pv, &cur, emp_start)) != RL_OK)
         goto cleanup;
     if (pv->np > 0)
         qsort(pv->p, pv->np, sizeof *pv->p, cmp_person);
 cleanup:
+    sodium_memzero(key, sizeof key);
     sqlite3_finalize(st);
     return rc;
 }
