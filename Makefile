@@ -14,6 +14,9 @@ OPT ?= -O2 -g
 PKGS := libsodium sqlite3 libusb-1.0 lua5.4 libxml-2.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
+# ncursesw: the terminal interface (app/ui) only; linked into the appliance binary (and the
+# fuzz builds, which compile every app source), not into tests and tools that never reach it.
+UI_LIBS := $(shell pkg-config --libs ncursesw)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wconversion -Wformat=2 -Wstrict-prototypes \
@@ -64,10 +67,13 @@ UMOCKDEV_LIBS = $(shell pkg-config --libs umockdev-1.0)
 TOKEN_SIM := $(B)/tests/token-sim
 
 BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
-BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%) $(B)/bench/bench-sqlcipher
 
 BIN := $(B)/bin/reservlon
 GEN := $(B)/bin/gen-snapshot
+# The main system's reference importer of the restore journal (docs/restore.md): a tool of
+# its own, never linked into the appliance binary.
+RESTORE := $(B)/bin/reservlon-restore
 
 .PHONY: all test unit e2e asan drill bench clean fuzz fuzz-smoke
 all: $(BIN) $(if $(wildcard scripts/gen-snapshot.c),$(GEN)) $(UNIT_BIN) $(TOOL_BIN) $(FW_TEST_BIN) \
@@ -102,7 +108,12 @@ $(FW_LIB): $(FW_OBJ)
 
 $(BIN): $(B)/obj/app/cli/main.o $(LIB)
 	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) $(UI_LIBS) -o $@
+
+$(RESTORE): $(B)/obj/tools/restore/main.o $(LIB)
+	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
+all: $(RESTORE)
 
 $(GEN): $(B)/obj/scripts/gen-snapshot.o $(LIB)
 	@mkdir -p $(@D)
@@ -133,6 +144,16 @@ $(B)/bench/%: $(B)/obj/tests/bench/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
 
+# The SQLCipher baseline: bench.c again with RL_BENCH_SQLCIPHER, the same library, linked
+# with SQLCipher in place of SQLite (both export sqlite3_*: never both in one program).
+SQLCIPHER_LIBS = $(filter-out -lsqlite3,$(PKG_LIBS)) $(shell pkg-config --libs sqlcipher)
+$(B)/obj/tests/bench/bench-sqlcipher.o: tests/bench/bench.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DRL_BENCH_SQLCIPHER -c $< -o $@
+$(B)/bench/bench-sqlcipher: $(B)/obj/tests/bench/bench-sqlcipher.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) $^ $(SQLCIPHER_LIBS) -o $@
+
 # --- tests -------------------------------------------------------------------
 .SECONDARY:
 
@@ -151,9 +172,12 @@ asan:
 drill: $(BIN) $(GEN) $(TOKEN_SIM)
 	B=$(B) scripts/drill
 
+# make bench [SIZES=10000,100000,1000000] [RUNS=3]; B=DIR on the command line builds and
+# runs it there instead of build/bench.
+BENCH_B := $(if $(filter command line,$(origin B)),$(B),build/bench)
 bench:
-	$(MAKE) B=build/bench OPT='-O2 -DNDEBUG -DRL_BENCH_PLAIN' all bench-bin
-	B=build/bench scripts/bench $(if $(SIZES),--sizes $(SIZES))
+	$(MAKE) B=$(BENCH_B) OPT='-O2 -DNDEBUG -DRL_BENCH_PLAIN' all bench-bin
+	B=$(BENCH_B) scripts/bench $(if $(SIZES),--sizes $(SIZES)) $(if $(RUNS),--runs $(RUNS))
 
 bench-bin: $(BENCH_BIN)
 ifeq ($(findstring RL_BENCH_PLAIN,$(OPT)),)
@@ -166,27 +190,29 @@ endif
 
 # Fuzzing with libFuzzer (clang from Debian): make fuzz T=csv|json|minisig|token_frame
 # [SECONDS=60]. The target and every app and firmware source are compiled together with
-# ASan+UBSan; the corpus grows in build/fuzz/corpus-T, seeded from tests/fuzz/corpus/T;
-# crashes are written to build/fuzz/ and fail the run.
+# ASan+UBSan; the corpus grows in $(FUZZ_B)/corpus-T, seeded from tests/fuzz/corpus/T;
+# crashes are written to $(FUZZ_B)/ and fail the run. FUZZ_B=build/NAME-fuzz keeps
+# concurrent fuzzing sessions apart.
 FUZZ_CC ?= clang
+FUZZ_B ?= build/fuzz
 SECONDS ?= 60
 FUZZ_FLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
         -fno-sanitize-recover=all -Iapp -Ifirmware/include $(PKG_CFLAGS)
 fuzz:
-	@test -n "$(T)" || { echo "usage: make fuzz T=csv|json|minisig|token_frame [SECONDS=60]"; exit 2; }
-	@mkdir -p build/fuzz/corpus-$(T)
+	@test -n "$(T)" || { echo "usage: make fuzz T=csv|json|minisig|pain002|token_frame|batch|journal [SECONDS=60]"; exit 2; }
+	@mkdir -p $(FUZZ_B)/corpus-$(T)
 	$(FUZZ_CC) $(FUZZ_FLAGS) tests/fuzz/fuzz_$(T).c $(APP_SRC) $(FW_CORE_SRC) $(FW_HOST_SRC) \
-	  $(PKG_LIBS) -o build/fuzz/fuzz_$(T)
-	build/fuzz/fuzz_$(T) -max_total_time=$(SECONDS) -artifact_prefix=build/fuzz/ \
-	  build/fuzz/corpus-$(T) tests/fuzz/corpus/$(T)
+	  $(PKG_LIBS) $(UI_LIBS) -o $(FUZZ_B)/fuzz_$(T)
+	$(FUZZ_B)/fuzz_$(T) -max_total_time=$(SECONDS) -artifact_prefix=$(FUZZ_B)/ \
+	  $(FUZZ_B)/corpus-$(T) tests/fuzz/corpus/$(T)
 
 # Every fuzz target briefly (CI): a crash on the committed seeds or soon after fails.
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 fuzz-smoke:
-	@mkdir -p build
-	@for t in $(FUZZ_TARGETS); do $(MAKE) --no-print-directory fuzz T=$$t SECONDS=10 >build/fuzz-$$t.log 2>&1 || \
-	  { tail -40 build/fuzz-$$t.log; echo "fuzz-smoke: $$t failed"; exit 1; }; \
-	  echo "fuzz-smoke: $$t ok ($$(grep -o 'Done [0-9]* runs' build/fuzz-$$t.log))"; done
+	@mkdir -p $(FUZZ_B)
+	@for t in $(FUZZ_TARGETS); do $(MAKE) --no-print-directory fuzz T=$$t SECONDS=10 >$(FUZZ_B)/smoke-$$t.log 2>&1 || \
+	  { tail -40 $(FUZZ_B)/smoke-$$t.log; echo "fuzz-smoke: $$t failed"; exit 1; }; \
+	  echo "fuzz-smoke: $$t ok ($$(grep -o 'Done [0-9]* runs' $(FUZZ_B)/smoke-$$t.log))"; done
 
 clean:
 	rm -rf build
@@ -204,3 +230,10 @@ all: $(FAULTFS)
 .PHONY: crashtest
 crashtest: all
 	B=$(B) N=$(or $(N),200) tests/crash/run
+
+# --- tamper campaign (docs/tamper.md) ------------------------------------------------------
+# make tamper [SAMPLES=64] [SEED=1]: every bit of SAMPLES positions per file flipped, cuts,
+# appends, page swaps and replays of the vault and each signed artifact; a table of rates.
+.PHONY: tamper
+tamper: $(BIN) $(GEN) $(B)/tests/tamper
+	B=$(B) SAMPLES=$(or $(SAMPLES),64) SEED=$(or $(SEED),1) tests/tamper/run

@@ -24,16 +24,6 @@
 #include "signing/signing.h"
 #include "vault/vault.h"
 
-/* The bundled ISO 20022 schemas: RESERVLON_XSD_DIR, else the source tree's app/data/iso20022
- * (found beside the rules directory the build compiles in), else relative to the current
- * directory. */
-#ifndef RL_XSD_DIR
-#ifdef RL_RULES_DIR
-#define RL_XSD_DIR RL_RULES_DIR "/../data/iso20022"
-#else
-#define RL_XSD_DIR "app/data/iso20022"
-#endif
-#endif
 
 typedef struct {
     const char *vault, *as, *pass_file, *second, *second_pass_file;

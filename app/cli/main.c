@@ -15,14 +15,19 @@
 
 #include "common/err.h"
 #include "common/fileio.h"
+#include "cli/cmd_drill.h"
 #include "cli/cmd_journal.h"
 #include "cli/cmd_payfile.h"
+#include "cli/cmd_reconcile.h"
 #include "cli/prompt.h"
 #include "cli/cmd_token.h"
+#include "cli/cmd_ui.h"
 #include "payrun/payrun.h"
+#include "preflight/preflight.h"
 #include "registry/registry.h"
 #include "sig/minisig.h"
 #include "snapshot/snapshot.h"
+#include "vault/keyconf.h"
 #include "vault/vault.h"
 
 
@@ -52,6 +57,8 @@ static const char usage_text[] =
     "  register reject UUID --reason TEXT\n"
     "  register list [--status S] [--employee PNR] [--json]\n"
     "  employee show PNR [--json] [--reveal]\n"
+    "  employee state --out FILE   the current state of every employment as canonical CSV\n"
+    "                              (compared with the main system's restore, docs/restore.md)\n"
     "  audit verify | audit list [--json]\n"
     "  payrun create --period YYYY-MM --pay-date DATE --policy same-as-last|recalculate\n"
     "                [--include-pending] [--rules FILE]\n"
@@ -66,7 +73,16 @@ static const char usage_text[] =
     "  payfile status REPORT.xml   import the bank's pain.002 status report\n"
     "  journal export --out FILE --second NAME | journal verify FILE --pubkey KEY.pub |\n"
     "  journal diff OLD NEW        the signed restore journal (docs/journal-format.md)\n"
+    "  reconcile --payrun ID --out DIR [--rules FILE]\n"
+    "                              what a released pay run paid against what it should\n"
+    "                              have, per employment (docs/reconcile.md)\n"
     "  token info|list|put FILE|get NAME --out F|enroll ...   (see 'reservlon token help')\n"
+    "  drill --snapshot DIR --export-pubkey K --rules-pubkey K --out DIR [--mix N]\n"
+    "                              the continuity drill on a throwaway vault (docs/drill.md)\n"
+    "  ui [--lang sv|en]           the terminal user interface (also: no command on a\n"
+    "                              terminal); docs/ui.md\n"
+    "  preflight [--vault DIR] [--as NAME --passphrase-file FILE] [--rules FILE]\n"
+    "                              check the workstation (docs/preflight.md); no vault needed\n"
     "\n"
     "Every command but init authenticates an operator with --as and --passphrase-file, or\n"
     "asks for the passphrase on the terminal. Exit codes: 0 ok, 1 data error, 2 usage,\n"
@@ -92,6 +108,7 @@ typedef struct {
     const char *reason;
     const char *status;
     const char *employee;
+    const char *out;
     int json;
     int replace;
     int reveal;
@@ -159,6 +176,8 @@ static int parse_args(int argc, char **argv, args *a)
             a->json = 1;
         else if (strcmp(s, "--replace") == 0)
             a->replace = 1;
+        else if (strcmp(s, "--out") == 0)
+            slot = &a->out;
         else if (strcmp(s, "--reveal") == 0)
             a->reveal = 1;
         else if (strncmp(s, "--", 2) == 0 && s[2] != '\0' && i + 1 < argc &&
@@ -215,33 +234,7 @@ static int open_vault(const args *a, vault **v)
 /* Stores a minisign public key file as vault configuration (administrators, audited). */
 static int set_key_config(vault *v, const char *path, const char *key, const char *what)
 {
-    minisig_pubkey pk;
-    char *text = NULL;
-    size_t len = 0;
-    int rc;
-    char action[64];
-    snprintf(action, sizeof action, "setting the %s", what);
-    if ((rc = vault_require_role(v, VAULT_ROLE_ADMIN, action)) != RL_OK)
-        return rc;
-    if ((rc = file_read_all(path, 4096, &text, &len)) != RL_OK)
-        return rc;
-    if ((rc = minisig_pubkey_parse(text, len, &pk)) != RL_OK) {
-        free(text);
-        return err_wrap(rc, "%s: ", path);
-    }
-    char detail[200];
-    char id[17];
-    sodium_bin2hex(id, sizeof id, pk.key_id, 8);
-    snprintf(detail, sizeof detail, "%s set (key id %s)", what, id);
-    if ((rc = vault_begin(v)) == RL_OK) {
-        if ((rc = vault_config_set(v, key, text)) != RL_OK ||
-            (rc = vault_audit(v, "config.key", detail)) != RL_OK)
-            vault_rollback(v);
-        else
-            rc = vault_commit(v);
-    }
-    free(text);
-    return rc;
+    return keyconf_set_file(v, key, path, what);
 }
 
 /* Reads and parses a public key file without storing it (init checks its key files
@@ -342,15 +335,9 @@ static int cmd_snapshot(const args *a, vault *v)
 {
     if (a->npos < 3 || strcmp(a->pos[1], "import") != 0)
         return usage("snapshot import DIR");
-    char key_text[1024];
     minisig_pubkey pk;
-    int rc = vault_config_get(v, "export_pubkey", key_text, sizeof key_text);
-    if (rc == RL_EDATA)
-        return err_set(RL_EDATA, "no snapshot export key is configured: an administrator sets "
-                                 "it with 'config set-export-key FILE'");
+    int rc = keyconf_get(v, KEYCONF_EXPORT, &pk);
     if (rc != RL_OK)
-        return rc;
-    if ((rc = minisig_pubkey_parse(key_text, strlen(key_text), &pk)) != RL_OK)
         return rc;
     snapshot_counts c;
     rc = snapshot_import(v, a->pos[2], &pk, a->replace, stderr, stderr, &c);
@@ -462,6 +449,30 @@ static int cmd_payrun(const args *a, vault *v)
     return usage("payrun create|show ID|approve ID");
 }
 
+/* The workstation checklist: works without a vault, and logs in only when --as is given. */
+static int cmd_preflight(const args *a)
+{
+    preflight_opts o;
+    char *pass = NULL;
+    int rc;
+    if (a->npos != 1 || a->nfields > 0)
+        return usage("preflight [--vault DIR] [--as NAME --passphrase-file FILE] [--rules FILE]");
+    if (a->as != NULL && a->vault == NULL)
+        return usage("preflight --as needs --vault DIR");
+    if ((rc = preflight_opts_init(&o)) != RL_OK)
+        return rc;
+    o.vault_dir = a->vault;
+    o.as = a->as;
+    o.rules_path = a->rules ? a->rules : RL_RULES_DIR "/payroll.lua";
+    if (a->as != NULL &&
+        (rc = cli_read_passphrase(a->pass_file, "passphrase: ", &pass, &o.pass_len)) != RL_OK)
+        return rc;
+    o.pass = pass;
+    rc = preflight_run(&o, stdout);
+    sodium_free(pass);
+    return rc;
+}
+
 static int cmd_audit(const args *a, vault *v)
 {
     if (a->npos == 2 && strcmp(a->pos[1], "verify") == 0) {
@@ -494,10 +505,16 @@ static int run(int argc, char **argv)
     args a;
     /* key and payfile bring in a second approver and parse their own options. */
     const char *word = command_word(argc, argv);
+    if (cmd_ui_wanted(argc, argv)) /* `ui`, or no command on a terminal */
+        return cmd_ui(argc, argv);
     if (strcmp(word, "key") == 0 || strcmp(word, "payfile") == 0)
         return cmd_payfile(argc, argv);
     if (strcmp(word, "journal") == 0) /* a second approver signs; verify/diff need no vault */
         return cmd_journal(argc, argv);
+    if (strcmp(word, "reconcile") == 0) /* --payrun and --out: its own options */
+        return cmd_reconcile(argc, argv);
+    if (strcmp(word, "drill") == 0) /* its own vault and operators: no global options */
+        return cmd_drill(argc, argv);
     int rc = parse_args(argc, argv, &a);
     if (rc != RL_OK)
         return rc;
@@ -506,6 +523,8 @@ static int run(int argc, char **argv)
     const char *cmd = a.pos[0];
     if (strcmp(cmd, "init") == 0)
         return cmd_init(&a);
+    if (strcmp(cmd, "preflight") == 0)
+        return cmd_preflight(&a);
     if (strcmp(cmd, "token") == 0) /* the token needs no vault: it holds only signed files */
         return cmd_token(argc, argv);
     static const char *const known[] = {"operator", "config",   "snapshot", "status", "check",
@@ -524,6 +543,10 @@ static int run(int argc, char **argv)
         fprintf(stderr, "reservlon: unknown option --%s\n", a.fields[0].name);
         return RL_EUSAGE;
     }
+    if (a.out && strcmp(cmd, "employee") != 0) {
+        fprintf(stderr, "reservlon: unknown option --out for %s\n", cmd);
+        return RL_EUSAGE;
+    }
     vault *v = NULL;
     if ((rc = open_vault(&a, &v)) != RL_OK)
         return rc;
@@ -536,8 +559,14 @@ static int run(int argc, char **argv)
     else if (strcmp(cmd, "payrun") == 0)
         rc = cmd_payrun(&a, v);
     else if (strcmp(cmd, "employee") == 0) {
-        if (a.npos != 3 || strcmp(a.pos[1], "show") != 0)
-            rc = usage("employee show PNR [--json] [--reveal]");
+        if (a.npos == 2 && strcmp(a.pos[1], "state") == 0 && a.out && !a.json && !a.reveal) {
+            registry_state_counts n;
+            rc = registry_state_save(v, a.out, &n);
+            if (rc == RL_OK)
+                printf("state written to %s: %zu persons, %zu employments, %zu leave and "
+                       "one-off documents\n", a.out, n.persons, n.employments, n.documents);
+        } else if (a.npos != 3 || strcmp(a.pos[1], "show") != 0 || a.out)
+            rc = usage("employee show PNR [--json] [--reveal] | employee state --out FILE");
         else
             rc = registry_employee_show(v, a.pos[2], a.json, a.reveal, stdout);
     }

@@ -245,6 +245,8 @@ typedef struct {
     sqlite3_stmt *emp, *hire, *bank;
     bool leave_out;       /* people without a valid account are left out, not refused */
     FILE *report;         /* where each left-out person is listed (may be NULL) */
+    void (*left_fn)(void *ctx, const char *pnr, int64_t net_ore); /* each one left out */
+    void *left_ctx;
     uint64_t left_out;
     int64_t left_out_ore;
     bool unpayable;       /* set by resolve: the account is missing or invalid */
@@ -366,6 +368,8 @@ static int finish_person(lookup *L, payees *ps, payee *cur, int64_t n_emps)
             field_money_format(cur->net, a);
             fprintf(L->report, "left out: %s SEK: %s\n", a, err_msg());
         }
+        if (L->left_fn)
+            L->left_fn(L->left_ctx, cur->pnr, cur->net);
         L->left_out++;
         L->left_out_ore += cur->net;
         err_clear();
@@ -1022,6 +1026,25 @@ cleanup:
     sodium_memzero(key, sizeof key);
     free(ids);
     free(b.p);
+    free(ps.p);
+    return rc;
+}
+
+/* --- for the reconciliation ----------------------------------------------------------------- */
+
+int payfile_left_out_now(vault *v, int64_t payrun_id,
+                         void (*fn)(void *ctx, const char *pnr, int64_t net_ore), void *ctx)
+{
+    char status[16], pay_date[11], period[8];
+    payees ps = {0};
+    int rc = read_run(v, payrun_id, status, pay_date, period);
+    if (rc != RL_OK)
+        return rc;
+    /* No ceiling here: a payment above it refuses the whole file, it leaves nobody out. */
+    lookup L = {.v = v, .prof = payfile_profile_find("generic"), .pay_date = pay_date,
+                .ceiling = FIELD_MAX_ORE * 4, .leave_out = true, .left_fn = fn,
+                .left_ctx = ctx};
+    rc = load_payees(&L, payrun_id, &ps);
     free(ps.p);
     return rc;
 }

@@ -96,6 +96,15 @@ int payfile_end_to_end_id(vault *v, int64_t payrun_id, const char *pnr, char out
 int payfile_e2e_key(vault *v, uint8_t key[32]) __attribute__((warn_unused_result));
 void payfile_e2e_id(const uint8_t key[32], int64_t payrun_id, const char *pnr, char out[36]);
 
+/* For the reconciliation: everyone payfile_write with leave_out_unpayable would leave out of a
+ * file for pay run payrun_id for want of a valid account, judged on the vault as it is now
+ * (a bank change approved since a file was written makes that person payable):
+ * fn(ctx, 12-digit pnr, the person's net in öre) for each, in personnummer order. Returns 0,
+ * RL_EDATA (no such pay run; a negative net, which no file can pay). */
+int payfile_left_out_now(vault *v, int64_t payrun_id,
+                         void (*fn)(void *ctx, const char *pnr, int64_t net_ore), void *ctx)
+    __attribute__((warn_unused_result));
+
 /* Transliterates UTF-8 text to the character set Swedish banks accept (docs/payfile.md):
  * ASCII letters, digits, space and / - ? : ( ) . , ' + & < > " kept; å ä ö Å Ä Ö é É ü Ü
  * kept; other Latin letters mapped to ASCII (æ -> ae, ł -> l, ...); anything else '?'.

@@ -16,6 +16,17 @@
 
 #include "sig/minisig.h"
 
+/* The bundled ISO 20022 schemas: RESERVLON_XSD_DIR, else the source tree's app/data/iso20022
+ * (found beside the rules directory the build compiles in), else relative to the current
+ * directory. */
+#ifndef RL_XSD_DIR
+#ifdef RL_RULES_DIR
+#define RL_XSD_DIR RL_RULES_DIR "/../data/iso20022"
+#else
+#define RL_XSD_DIR "app/data/iso20022"
+#endif
+#endif
+
 /* Larger files are refused before reading (a 100 000-person file is ~80 MB). */
 #define PAYFILE_VERIFY_MAX_BYTES ((size_t)512 * 1024 * 1024)
 

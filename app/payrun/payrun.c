@@ -1032,24 +1032,178 @@ static int batch_store(vault *v, sqlite3_stmt *ins, int64_t run_id, const batch 
     return RL_OK;
 }
 
+/* --- the computation, shared by create and compute -------------------------------------- */
+
+/* What running the rules over every employment needs: the verified rule states with the
+ * run's constants, the tax tables, the live approved registrations and the batch buffers. */
+typedef struct {
+    rules *r[WORKERS];
+    tax_tables tt;
+    regs rs;
+    batch *bufs;
+    char rules_hex[65];
+} engine;
+
+static void engine_close(engine *en)
+{
+    for (unsigned i = 0; i < WORKERS; i++)
+        rules_free(en->r[i]);
+    tax_free(&en->tt);
+    regs_free(&en->rs);
+    for (int i = 0; en->bufs && i < NBUF; i++) {
+        free(en->bufs[i].in.buf);
+        free(en->bufs[i].lines);
+    }
+    free(en->bufs);
+    memset(en, 0, sizeof *en);
+}
+
+/* Loads and verifies the rules (RL_EINTEGRITY if unsigned or modified), the tax tables and
+ * the registrations, and gives the rules the run's constants. On failure nothing is held. */
+static int engine_open(vault *v, const payrun_params *p, engine *en)
+{
+    memset(en, 0, sizeof *en);
+    /* The rules: verified against the vault's rules key before anything runs. */
+    char key_text[1024];
+    minisig_pubkey pk;
+    int rc = vault_config_get(v, "rules_pubkey", key_text, sizeof key_text);
+    if (rc == RL_EDATA)
+        return err_set(RL_EDATA, "no pay-rules key is configured: an administrator sets it with "
+                                 "'config set-rules-key FILE'");
+    if (rc != RL_OK || (rc = minisig_pubkey_parse(key_text, strlen(key_text), &pk)) != RL_OK)
+        return rc;
+    rules_limits lim = {p->max_instructions ? p->max_instructions : RULES_DEFAULT_INSTRUCTIONS,
+                        p->max_memory ? p->max_memory : RULES_DEFAULT_MEMORY,
+                        RULES_DEFAULT_SECONDS};
+    /* One state per worker, each verified; all must be the same bytes (the file could be
+     * replaced between two loads, and a run must never mix two rule files). */
+    uint8_t rh[32], rh2[32];
+    for (unsigned i = 0; i < WORKERS; i++) {
+        if ((rc = rules_load(p->rules_path, &pk, &lim, &en->r[i])) != RL_OK)
+            goto cleanup;
+        rules_sha256(en->r[i], i == 0 ? rh : rh2);
+        if (i > 0 && sodium_memcmp(rh, rh2, sizeof rh) != 0) {
+            rc = err_set(RL_EINTEGRITY, "the rule file %s changed while it was being loaded; "
+                                        "nothing was run", p->rules_path);
+            goto cleanup;
+        }
+    }
+    sodium_bin2hex(en->rules_hex, sizeof en->rules_hex, rh, sizeof rh);
+    if ((rc = tax_load(v, &en->tt)) != RL_OK || (rc = regs_load(v, &en->rs)) != RL_OK)
+        goto cleanup;
+    for (unsigned i = 0; i < WORKERS; i++)
+        rules_set_tax(en->r[i], tax_lookup, &en->tt);
+    en->bufs = calloc(NBUF, sizeof *en->bufs);
+    if (en->bufs == NULL) {
+        rc = err_set(RL_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    int y = atoi(p->period), m = atoi(p->period + 5);
+    int dim = days_in_month(y, m);
+    char run_json[256];
+    snprintf(run_json, sizeof run_json,
+             "{\"policy\":\"%s\",\"period\":\"%s\",\"pay_date\":\"%s\",\"first_day\":\"%s-01\","
+             "\"last_day\":\"%s-%02d\",\"days_in_month\":%d}",
+             p->policy, p->period, p->pay_date, p->period, p->period, dim, dim);
+    /* The run's constants reach pay() once, as its second argument (docs/pay-rules.md). */
+    for (unsigned i = 0; i < WORKERS; i++)
+        if ((rc = rules_set_context(en->r[i], run_json, strlen(run_json))) != RL_OK)
+            goto cleanup;
+    return RL_OK;
+cleanup:
+    engine_close(en);
+    return rc;
+}
+
+/* Receives each computed batch, in input order. */
+typedef int (*batch_sink)(void *ctx, const batch *b);
+
+/* Runs the rules over every employment (docs/payrun.md, "How it runs") and hands each
+ * batch to sink in order; the first error stops it. Progress on a terminal only. */
+static int engine_run(vault *v, engine *en, const char *period, FILE *progress,
+                      batch_sink sink, void *ctx)
+{
+    source es;
+    pipeline pl;
+    int rc;
+    if ((rc = source_open(v, &es)) != RL_OK)
+        return rc;
+    int64_t done = 0, total_rows = scalar(vault_db(v), "SELECT count(*) FROM employments", NULL);
+    bool tty = progress && isatty(fileno(progress));
+    batch *bufs = en->bufs;
+    pipeline_start(&pl, en->r, bufs);
+    /* Keep NBUF batches in flight: read ahead while the workers run the rules, store the
+     * oldest as soon as it is done. */
+    uint64_t filled = 0, stored = 0;
+    bool eof = false;
+    for (;;) {
+        while (!eof && filled - stored < NBUF) {
+            batch *f = &bufs[filled % NBUF];
+            if ((rc = batch_fill(v, &es, f, period, &en->rs)) != RL_OK)
+                goto cleanup;
+            if (f->n == 0) {
+                eof = true;
+                break;
+            }
+            pipeline_submit(&pl, f, filled++);
+        }
+        if (stored == filled)
+            break;
+        batch *b = &bufs[stored % NBUF];
+        pipeline_wait(&pl, b);
+        if (b->rc != RL_OK) {
+            err_set(b->rc, "%s", b->err);
+            rc = err_wrap(b->rc, "pay run aborted at employment %s (nothing was written): ",
+                          b->it[b->failed].id);
+            goto cleanup;
+        }
+        if ((rc = sink(ctx, b)) != RL_OK)
+            goto cleanup;
+        done += (int64_t)b->n;
+        pipeline_release(&pl, b);
+        stored++;
+        if (tty && total_rows > 0) {
+            fprintf(progress, "\rpay run: %lld of %lld employments", (long long)done,
+                    (long long)total_rows);
+            fflush(progress);
+        }
+    }
+    if (tty)
+        fprintf(progress, "\r%*s\r", 50, "");
+    rc = RL_OK;
+cleanup:
+    pipeline_stop(&pl); /* first: the worker may still be using the rules and tables */
+    source_close(&es);
+    for (int i = 0; i < NBUF; i++) /* the buffers may be used again */
+        bufs[i].state = B_FREE;
+    return rc;
+}
+
+typedef struct {
+    vault *v;
+    sqlite3_stmt *ins;
+    int64_t run_id;
+    sbuf *scratch[3];
+    totals t;
+    int64_t protected_paid;
+} store_ctx;
+
+static int store_sink(void *ctx, const batch *b)
+{
+    store_ctx *s = ctx;
+    return batch_store(s->v, s->ins, s->run_id, b, s->scratch, &s->t, &s->protected_paid);
+}
+
 int payrun_create(vault *v, const payrun_params *p, FILE *progress, int64_t *id)
 {
     sqlite3 *db = vault_db(v);
     sqlite3_stmt *ins = NULL;
-    source es;
-    int es_open = 0;
-    rules *r[WORKERS] = {NULL};
-    tax_tables tt;
-    regs rs = {0};
+    engine en;
+    int en_open = 0;
     sbuf warn = {0}, notes = {0}, lines_json = {0};
-    sbuf *scratch[3] = {&warn, &notes, &lines_json};
-    batch *bufs = NULL;
-    pipeline pl;
-    int pl_started = 0;
-    totals t = {0};
+    store_ctx sc = {.scratch = {&warn, &notes, &lines_json}};
     int in_tx = 0;
     int rc;
-    memset(&tt, 0, sizeof tt);
     if ((rc = vault_require_role(v, VAULT_ROLE_REGISTRAR | VAULT_ROLE_APPROVER,
                                  "creating a pay run")) != RL_OK)
         return rc;
@@ -1079,54 +1233,9 @@ int payrun_create(vault *v, const payrun_params *p, FILE *progress, int64_t *id)
                        "create the pay run with --include-pending (they will not be paid until "
                        "approved)",
                        (long long)pending);
-
-    /* The rules: verified against the vault's rules key before anything runs. */
-    char key_text[1024];
-    minisig_pubkey pk;
-    rc = vault_config_get(v, "rules_pubkey", key_text, sizeof key_text);
-    if (rc == RL_EDATA)
-        return err_set(RL_EDATA, "no pay-rules key is configured: an administrator sets it with "
-                                 "'config set-rules-key FILE'");
-    if (rc != RL_OK || (rc = minisig_pubkey_parse(key_text, strlen(key_text), &pk)) != RL_OK)
+    if ((rc = engine_open(v, p, &en)) != RL_OK)
         return rc;
-    rules_limits lim = {p->max_instructions ? p->max_instructions : RULES_DEFAULT_INSTRUCTIONS,
-                        p->max_memory ? p->max_memory : RULES_DEFAULT_MEMORY,
-                        RULES_DEFAULT_SECONDS};
-    /* One state per worker, each verified; all must be the same bytes (the file could be
-     * replaced between two loads, and a run must never mix two rule files). */
-    uint8_t rh[32], rh2[32];
-    char rules_hex[65];
-    for (unsigned i = 0; i < WORKERS; i++) {
-        if ((rc = rules_load(p->rules_path, &pk, &lim, &r[i])) != RL_OK)
-            goto cleanup;
-        rules_sha256(r[i], i == 0 ? rh : rh2);
-        if (i > 0 && sodium_memcmp(rh, rh2, sizeof rh) != 0) {
-            rc = err_set(RL_EINTEGRITY, "the rule file %s changed while it was being loaded; "
-                                        "nothing was run", p->rules_path);
-            goto cleanup;
-        }
-    }
-    sodium_bin2hex(rules_hex, sizeof rules_hex, rh, sizeof rh);
-    if ((rc = tax_load(v, &tt)) != RL_OK || (rc = regs_load(v, &rs)) != RL_OK)
-        goto cleanup;
-    for (unsigned i = 0; i < WORKERS; i++)
-        rules_set_tax(r[i], tax_lookup, &tt);
-    bufs = calloc(NBUF, sizeof *bufs);
-    if (bufs == NULL) {
-        rc = err_set(RL_ENOMEM, "out of memory");
-        goto cleanup;
-    }
-    int y = atoi(p->period), m = atoi(p->period + 5);
-    int dim = days_in_month(y, m);
-    char run_json[256];
-    snprintf(run_json, sizeof run_json,
-             "{\"policy\":\"%s\",\"period\":\"%s\",\"pay_date\":\"%s\",\"first_day\":\"%s-01\","
-             "\"last_day\":\"%s-%02d\",\"days_in_month\":%d}",
-             p->policy, p->period, p->pay_date, p->period, p->period, dim, dim);
-    /* The run's constants reach pay() once, as its second argument (docs/pay-rules.md). */
-    for (unsigned i = 0; i < WORKERS; i++)
-        if ((rc = rules_set_context(r[i], run_json, strlen(run_json))) != RL_OK)
-            goto cleanup;
+    en_open = 1;
 
     if ((rc = vault_begin(v)) != RL_OK)
         goto cleanup;
@@ -1145,7 +1254,7 @@ int payrun_create(vault *v, const payrun_params *p, FILE *progress, int64_t *id)
         sqlite3_bind_text(ins, 3, p->policy, -1, SQLITE_STATIC);
         sqlite3_bind_text(ins, 4, vault_operator(v), -1, SQLITE_STATIC);
         sqlite3_bind_text(ins, 5, at, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 6, rules_hex, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 6, en.rules_hex, -1, SQLITE_STATIC);
         sqlite3_bind_int64(ins, 7, pending);
         src = sqlite3_step(ins);
     }
@@ -1156,57 +1265,18 @@ int payrun_create(vault *v, const payrun_params *p, FILE *progress, int64_t *id)
         goto cleanup;
     }
     int64_t run_id = sqlite3_last_insert_rowid(db);
-
-    if ((rc = source_open(v, &es)) != RL_OK)
-        goto cleanup;
-    es_open = 1;
     src = sqlite3_prepare_v2(db, "INSERT INTO payrun_results VALUES(?,?,?,?,?,?,?,?,?,?,?)", -1,
                              &ins, NULL);
     if (src != SQLITE_OK) {
         rc = vault_sql_error(v, src, "creating the pay run");
         goto cleanup;
     }
-    int64_t protected_paid = 0, total_rows = scalar(db, "SELECT count(*) FROM employments", NULL);
-    bool tty = progress && isatty(fileno(progress));
-    pipeline_start(&pl, r, bufs);
-    pl_started = 1;
-    /* Keep NBUF batches in flight: read ahead while the workers run the rules, store the
-     * oldest as soon as it is done. */
-    uint64_t filled = 0, stored = 0;
-    bool eof = false;
-    for (;;) {
-        while (!eof && filled - stored < NBUF) {
-            batch *f = &bufs[filled % NBUF];
-            if ((rc = batch_fill(v, &es, f, p->period, &rs)) != RL_OK)
-                goto cleanup;
-            if (f->n == 0) {
-                eof = true;
-                break;
-            }
-            pipeline_submit(&pl, f, filled++);
-        }
-        if (stored == filled)
-            break;
-        batch *b = &bufs[stored % NBUF];
-        pipeline_wait(&pl, b);
-        if (b->rc != RL_OK) {
-            err_set(b->rc, "%s", b->err);
-            rc = err_wrap(b->rc, "pay run aborted at employment %s (nothing was written): ",
-                          b->it[b->failed].id);
-            goto cleanup;
-        }
-        if ((rc = batch_store(v, ins, run_id, b, scratch, &t, &protected_paid)) != RL_OK)
-            goto cleanup;
-        pipeline_release(&pl, b);
-        stored++;
-        if (tty && total_rows > 0) {
-            fprintf(progress, "\rpay run: %lld of %lld employments", (long long)t.employments,
-                    (long long)total_rows);
-            fflush(progress);
-        }
-    }
-    if (tty)
-        fprintf(progress, "\r%*s\r", 50, "");
+    sc.v = v;
+    sc.ins = ins;
+    sc.run_id = run_id;
+    if ((rc = engine_run(v, &en, p->period, progress, store_sink, &sc)) != RL_OK)
+        goto cleanup;
+    const totals t = sc.t;
     /* Totals, and whether a second approver is needed (net total moved more than the
      * configured share from the last run's). */
     char pct_text[32];
@@ -1238,32 +1308,79 @@ int payrun_create(vault *v, const payrun_params *p, FILE *progress, int64_t *id)
              "pay run %lld created: period %s, pay date %s, policy %s, %lld employments, %lld "
              "paid, net %lld ore (last %lld), rules sha256 %s, %lld protected identities paid",
              (long long)run_id, p->period, p->pay_date, p->policy, (long long)t.employments,
-             (long long)t.paid, (long long)t.net, (long long)t.last_net, rules_hex,
-             (long long)protected_paid);
+             (long long)t.paid, (long long)t.net, (long long)t.last_net, en.rules_hex,
+             (long long)sc.protected_paid);
     if ((rc = vault_audit(v, "payrun.create", detail)) != RL_OK || (rc = vault_commit(v)) != RL_OK)
         goto cleanup;
     in_tx = 0;
     *id = run_id;
 cleanup:
-    if (pl_started)
-        pipeline_stop(&pl); /* first: the worker may still be using the rules and tables */
     if (in_tx)
         vault_rollback(v);
-    if (es_open)
-        source_close(&es);
     sqlite3_finalize(ins);
-    for (unsigned i = 0; i < WORKERS; i++)
-        rules_free(r[i]);
-    tax_free(&tt);
-    regs_free(&rs);
-    for (int i = 0; bufs && i < NBUF; i++) {
-        free(bufs[i].in.buf);
-        free(bufs[i].lines);
-    }
-    free(bufs);
+    if (en_open)
+        engine_close(&en);
     free(warn.buf);
     free(notes.buf);
     free(lines_json.buf);
+    return rc;
+}
+
+/* --- computing without storing (payrun_compute) ----------------------------------------- */
+
+typedef struct {
+    payrun_result_fn fn;
+    void *ctx;
+    sbuf notes, lines_json;
+} compute_ctx;
+
+static int compute_sink(void *ctx, const batch *b)
+{
+    compute_ctx *c = ctx;
+    for (size_t i = 0; i < b->n; i++) {
+        const item *it = &b->it[i];
+        payrun_result r = {.employment_id = it->id, .pnr = it->pnr};
+        c->notes.len = c->lines_json.len = 0;
+        int rc = sum_lines(b->lines + it->line_off, it->line_n, &r.gross_ore, &r.tax_ore,
+                           &r.deductions_ore, &c->notes, &c->lines_json);
+        if (rc != RL_OK)
+            return err_wrap(rc, "computing employment %s: ", it->id);
+        if (c->notes.oom || c->lines_json.oom)
+            return err_set(RL_ENOMEM, "out of memory");
+        r.net_ore = r.gross_ore - r.tax_ore - r.deductions_ore;
+        r.notes = c->notes.len ? c->notes.buf : "";
+        if ((rc = c->fn(c->ctx, &r)) != RL_OK)
+            return rc;
+    }
+    return RL_OK;
+}
+
+int payrun_compute(vault *v, const payrun_params *p, const char *rules_sha256, FILE *progress,
+                   payrun_result_fn fn, void *ctx)
+{
+    engine en;
+    compute_ctx cc = {.fn = fn, .ctx = ctx};
+    int rc;
+    if (field_period(p->period, strlen(p->period)) != RL_OK)
+        return err_wrap(RL_EDATA, "period: ");
+    if (field_date(p->pay_date, strlen(p->pay_date)) != RL_OK)
+        return err_wrap(RL_EDATA, "pay date: ");
+    if (strcmp(p->policy, "same-as-last") != 0 && strcmp(p->policy, "recalculate") != 0)
+        return err_set(RL_EUSAGE, "the policy must be same-as-last or recalculate");
+    if (scalar(vault_db(v), "SELECT count(*) FROM snapshot", NULL) != 1)
+        return err_set(RL_EDATA, "the vault holds no snapshot: import one first");
+    if ((rc = engine_open(v, p, &en)) != RL_OK)
+        return rc;
+    if (rules_sha256 && strcmp(en.rules_hex, rules_sha256) != 0)
+        rc = err_set(RL_EDATA, "the rule file %s (sha256 %.16s...) is not the one required "
+                               "(sha256 %.16s...): give the rule file the pay run was computed "
+                               "with",
+                     p->rules_path, en.rules_hex, rules_sha256);
+    else
+        rc = engine_run(v, &en, p->period, progress, compute_sink, &cc);
+    engine_close(&en);
+    free(cc.notes.buf);
+    free(cc.lines_json.buf);
     return rc;
 }
 
@@ -1570,5 +1687,43 @@ int payrun_approve(vault *v, int64_t id, char status_out[16])
 cleanup:
     sqlite3_finalize(st);
     vault_rollback(v);
+    return rc;
+}
+
+/* --- listing ----------------------------------------------------------------------------- */
+
+int payrun_list(vault *v, FILE *out)
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(vault_db(v),
+                                 "SELECT id, period, pay_date, policy, status, created_by,"
+                                 " employments, net_ore, last_net_ore, second_needed,"
+                                 " coalesce(approved_by,''), coalesce(approved2_by,'')"
+                                 " FROM payruns ORDER BY id DESC",
+                                 -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return vault_sql_error(v, src, "listing pay runs");
+    fputc('[', out);
+    int n = 0;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        fprintf(out, "%s{\"id\":%lld,\"period\":\"%s\",\"pay_date\":\"%s\",\"policy\":\"%s\","
+                     "\"status\":\"%s\",\"created_by\":",
+                n++ ? "," : "", (long long)sqlite3_column_int64(st, 0),
+                sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
+                sqlite3_column_text(st, 3), sqlite3_column_text(st, 4));
+        json_write_string(out, (const char *)sqlite3_column_text(st, 5));
+        fprintf(out, ",\"employments\":%lld,\"net_ore\":%lld,\"last_net_ore\":%lld,"
+                     "\"second_approval_needed\":%s,\"approved_by\":",
+                (long long)sqlite3_column_int64(st, 6), (long long)sqlite3_column_int64(st, 7),
+                (long long)sqlite3_column_int64(st, 8),
+                sqlite3_column_int(st, 9) ? "true" : "false");
+        json_write_string(out, (const char *)sqlite3_column_text(st, 10));
+        fputs(",\"approved2_by\":", out);
+        json_write_string(out, (const char *)sqlite3_column_text(st, 11));
+        fputc('}', out);
+    }
+    fputs("]\n", out);
+    int rc = src == SQLITE_DONE ? RL_OK : vault_sql_error(v, src, "listing pay runs");
+    sqlite3_finalize(st);
     return rc;
 }

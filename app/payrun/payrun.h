@@ -41,4 +41,30 @@ int payrun_show(vault *v, int64_t id, int format, FILE *out) __attribute__((warn
  * status ("approved1" waiting for a second approver, or "approved"). */
 int payrun_approve(vault *v, int64_t id, char status[16]) __attribute__((warn_unused_result));
 
+/* One employment's pay as payrun_compute computed it; the strings are valid during the
+ * callback only. net_ore = gross_ore - tax_ore - deductions_ore. */
+typedef struct {
+    const char *employment_id, *pnr;
+    int64_t gross_ore, tax_ore, deductions_ore, net_ore;
+    const char *notes; /* the rules' NOTE lines, "; "-separated */
+} payrun_result;
+
+/* Returns RL_OK to go on, or an RL_E* code (with its message) that stops the computation. */
+typedef int (*payrun_result_fn)(void *ctx, const payrun_result *r);
+
+/* Computes a pay run exactly as payrun_create would (same employments in the same order,
+ * the same rules and inputs) over the vault as it is now, but stores nothing and writes no
+ * audit entry: for the reconciliation's "what should have been paid". p->include_pending is
+ * ignored (pending documents are never paid); the pay date may be in the past and the
+ * period already paid. rules_sha256 (hex), if not NULL, must be the rule file's hash, else
+ * RL_EDATA. Calls fn for every employment. Returns 0, what fn returned, RL_EDATA (bad
+ * parameters, rule error), RL_EINTEGRITY (rule file unsigned or modified). */
+int payrun_compute(vault *v, const payrun_params *p, const char *rules_sha256, FILE *progress,
+                   payrun_result_fn fn, void *ctx) __attribute__((warn_unused_result));
+
+/* Every pay run of the vault, newest first, as a JSON array of objects (id, period,
+ * pay_date, policy, status, created_by, employments, net_ore, last_net_ore,
+ * second_approval_needed, approved_by, approved2_by). */
+int payrun_list(vault *v, FILE *out) __attribute__((warn_unused_result));
+
 #endif

@@ -1,6 +1,7 @@
 /* registry: validation, storage and decisions for employment documents (see registry.h
  * and docs/registrations.md). */
 #include "registry/registry.h"
+#include "registry/empstate.h"
 
 #include <sodium.h>
 #include <stdarg.h>
@@ -1016,10 +1017,10 @@ int registry_batch(vault *v, const char *path, FILE *out, size_t *count)
     }
     if (rc == RL_OK)
         rc = vault_commit(v);
-    else {
+    else
         vault_rollback(v);
-        *count = 0;
-    }
+    if (rc != RL_OK)
+        *count = 0; /* a failed commit stored nothing either */
 cleanup:
     if (data)
         sodium_memzero(data, len);
@@ -1202,9 +1203,7 @@ int registry_list(vault *v, const char *status, const char *pnr_text, int json, 
 /* --- one person's state ----------------------------------------------------------------- */
 
 /* Approved (or exported) documents that count: not superseded by an approved correction. */
-#define LIVE_APPROVED                                                                          \
-    "status IN ('approved','exported') AND uuid NOT IN (SELECT corrects FROM registrations"   \
-    " WHERE corrects IS NOT NULL AND status IN ('approved','exported'))"
+#define LIVE_APPROVED EMPSTATE_LIVE_APPROVED
 
 static void money(FILE *out, int64_t ore)
 {
@@ -1213,62 +1212,10 @@ static void money(FILE *out, int64_t ore)
     fprintf(out, "%s SEK", buf);
 }
 
-typedef struct {
-    char id[65], org[65], start[11], end[11], pay_type[8], extent[24], tax[48], source[48];
-    int64_t salary;
-} emp_state;
-
-static void state_from_row(sqlite3_stmt *st, emp_state *e, const char *source)
+static void print_state(FILE *out, int json, const empstate *e, bool first)
 {
-    memset(e, 0, sizeof *e);
-    snprintf(e->id, sizeof e->id, "%s", (const char *)sqlite3_column_text(st, 0));
-    snprintf(e->org, sizeof e->org, "%s", (const char *)sqlite3_column_text(st, 1));
-    snprintf(e->start, sizeof e->start, "%s", (const char *)sqlite3_column_text(st, 2));
-    const char *end = (const char *)sqlite3_column_text(st, 3);
-    snprintf(e->end, sizeof e->end, "%s", end ? end : "");
-    snprintf(e->pay_type, sizeof e->pay_type, "%s", (const char *)sqlite3_column_text(st, 4));
-    e->salary = sqlite3_column_int64(st, 5);
-    field_pct_format(sqlite3_column_int64(st, 6), e->extent);
-    if (sqlite3_column_type(st, 7) != SQLITE_NULL)
-        snprintf(e->tax, sizeof e->tax, "table %d column %d", sqlite3_column_int(st, 7),
-                 sqlite3_column_int(st, 8));
-    else {
-        char f[24];
-        field_pct_format(sqlite3_column_int64(st, 9), f);
-        snprintf(e->tax, sizeof e->tax, "fixed %s %%", f);
-    }
-    snprintf(e->source, sizeof e->source, "%s", source);
-}
-
-/* Applies one approved document to an employment's state. */
-static void apply(emp_state *e, const char *type, const json_value *f, const char *eff)
-{
-    const char *s;
-    int64_t x = 0;
-    if (strcmp(type, "salary_change") == 0) {
-        const json_value *m = json_get(f, "monthly_salary_ore");
-        if (m == NULL)
-            m = json_get(f, "hourly_rate_ore");
-        if (json_int64(m, &x) == RL_OK)
-            e->salary = x;
-    } else if (strcmp(type, "extent_change") == 0 &&
-               (s = json_string(json_get(f, "extent_pct"), NULL))) {
-        snprintf(e->extent, sizeof e->extent, "%s", s);
-    } else if (strcmp(type, "tax_change") == 0) {
-        int64_t t = 0, col = 0;
-        if (json_int64(json_get(f, "tax_table"), &t) == RL_OK &&
-            json_int64(json_get(f, "tax_column"), &col) == RL_OK)
-            snprintf(e->tax, sizeof e->tax, "table %lld column %lld", (long long)t,
-                     (long long)col);
-        else if ((s = json_string(json_get(f, "tax_fixed_pct"), NULL)))
-            snprintf(e->tax, sizeof e->tax, "fixed %s %%", s);
-    } else if (strcmp(type, "termination") == 0) {
-        snprintf(e->end, sizeof e->end, "%s", eff);
-    }
-}
-
-static void print_state(FILE *out, int json, const emp_state *e, bool first)
-{
+    char tax[48];
+    empstate_tax_text(e, tax);
     if (json) {
         fprintf(out, "%s{\"employment_id\":", first ? "" : ",");
         json_write_string(out, e->id);
@@ -1280,14 +1227,14 @@ static void print_state(FILE *out, int json, const emp_state *e, bool first)
                 e->start, e->end[0] ? "\"" : "", e->end[0] ? e->end : "null",
                 e->end[0] ? "\"" : "", e->pay_type,
                 strcmp(e->pay_type, "monthly") == 0 ? "monthly_salary_ore" : "hourly_rate_ore",
-                (long long)e->salary, e->extent, e->tax);
+                (long long)e->salary, e->extent, tax);
         return;
     }
     fprintf(out, "  employment %s (%s), org unit %s\n", e->id, e->source, e->org);
     fprintf(out, "    %s, ", e->pay_type);
     money(out, e->salary);
     fprintf(out, "%s, extent %s %%, tax %s\n", strcmp(e->pay_type, "monthly") ? "/hour" : "/month",
-            e->extent, e->tax);
+            e->extent, tax);
     fprintf(out, "    from %s to %s\n", e->start, e->end[0] ? e->end : "(open-ended)");
 }
 
@@ -1424,25 +1371,12 @@ int registry_employee_show(vault *v, const char *pnr_text, int json, int reveal,
     /* Employments: snapshot rows and live hires, each with approved changes applied. */
     src = sqlite3_prepare_v2(
         db,
-        "SELECT employment_id, org_unit_id, start_date, end_date, pay_type,"
-        " coalesce(monthly_salary_ore, hourly_rate_ore), extent_hundredths, tax_table,"
-        " tax_column, tax_fixed_hundredths, 'snapshot' FROM employments WHERE pnr = ?1"
-        " UNION ALL SELECT employment_id, json_extract(fields,'$.org_unit_id'), effective_date,"
-        " end_date, json_extract(fields,'$.pay_type'),"
-        " coalesce(json_extract(fields,'$.monthly_salary_ore'),"
-        "          json_extract(fields,'$.hourly_rate_ore')),"
-        " CAST(round(CAST(json_extract(fields,'$.extent_pct') AS REAL) * 100) AS INTEGER),"
-        " json_extract(fields,'$.tax_table'), json_extract(fields,'$.tax_column'),"
-        " CAST(round(CAST(json_extract(fields,'$.tax_fixed_pct') AS REAL) * 100) AS INTEGER),"
-        " 'hire ' || status FROM registrations WHERE type = 'hire' AND pnr = ?1 AND "
-        LIVE_APPROVED " ORDER BY 3",
+        "SELECT " EMPSTATE_SNAPSHOT_COLS ", 'snapshot' FROM employments WHERE pnr = ?1"
+        " UNION ALL SELECT " EMPSTATE_HIRE_COLS ", 'hire ' || status FROM registrations"
+        " WHERE type = 'hire' AND pnr = ?1 AND " LIVE_APPROVED " ORDER BY 3",
         -1, &st, NULL);
     if (src == SQLITE_OK)
-        src = sqlite3_prepare_v2(db,
-                                 "SELECT type, fields, effective_date FROM registrations WHERE"
-                                 " employment_id = ?1 AND type != 'hire' AND " LIVE_APPROVED
-                                 " ORDER BY effective_date, seq",
-                                 -1, &docs, NULL);
+        src = sqlite3_prepare_v2(db, EMPSTATE_DOCS_SQL, -1, &docs, NULL);
     if (src != SQLITE_OK) {
         rc = vault_sql_error(v, src, "showing the employee");
         goto cleanup;
@@ -1450,18 +1384,10 @@ int registry_employee_show(vault *v, const char *pnr_text, int json, int reveal,
     sqlite3_bind_text(st, 1, p.digits, -1, SQLITE_STATIC);
     bool first = true;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        emp_state e;
-        state_from_row(st, &e, (const char *)sqlite3_column_text(st, 10));
-        sqlite3_bind_text(docs, 1, e.id, -1, SQLITE_TRANSIENT);
-        while (sqlite3_step(docs) == SQLITE_ROW) {
-            json_value *f = NULL;
-            const char *text = (const char *)sqlite3_column_text(docs, 1);
-            if (json_parse(text, strlen(text), &f) == RL_OK)
-                apply(&e, (const char *)sqlite3_column_text(docs, 0), f,
-                      (const char *)sqlite3_column_text(docs, 2));
-            json_free(f);
-        }
-        sqlite3_reset(docs);
+        empstate e;
+        empstate_from_row(st, &e, (const char *)sqlite3_column_text(st, 10));
+        if ((src = empstate_apply_docs(docs, &e)) != SQLITE_DONE)
+            break;
         print_state(out, json, &e, first);
         first = false;
     }
@@ -1485,5 +1411,69 @@ int registry_employee_show(vault *v, const char *pnr_text, int json, int reveal,
 cleanup:
     sqlite3_finalize(st);
     sqlite3_finalize(docs);
+    return rc;
+}
+
+/* --- per-field checks (the terminal interface validates as the user types) --------------- */
+
+size_t registry_type_fields(const char *type, const char **names, int *required, size_t cap)
+{
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        if (strcmp(types[i].type, type) != 0)
+            continue;
+        size_t n = types[i].n < cap ? types[i].n : cap;
+        for (size_t k = 0; k < n; k++) {
+            names[k] = types[i].f[k].name;
+            if (required)
+                required[k] = types[i].f[k].required;
+        }
+        return n;
+    }
+    return 0;
+}
+
+int registry_check_field(const char *type, const char *field, const char *value, char *msg,
+                         size_t cap)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    int rc = RL_OK;
+    const tspec *t = NULL;
+    msg[0] = '\0';
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(types[i].type, type) == 0)
+            t = &types[i];
+    int k = t ? idx_of(t, field) : -1;
+    if (k < 0) {
+        snprintf(msg, cap, "is not a field of a %s document", type);
+        return RL_EUSAGE;
+    }
+    if (value[0] == '\0') {
+        if (!t->f[k].required)
+            return RL_OK;
+        snprintf(msg, cap, "is required for a %s document", type);
+        return RL_EDATA;
+    }
+    /* parse_value's own report, without the "field F: " it starts with. */
+    FILE *f = open_memstream(&buf, &len);
+    if (f == NULL)
+        return err_set(RL_ENOMEM, "out of memory");
+    reporter rp = {.out = f, .max = 1};
+    char *out = malloc(VAL_MAX);
+    bool ok = out != NULL && parse_value(&rp, &t->f[k], value, out);
+    free(out);
+    if (fclose(f) != 0 || buf == NULL) {
+        free(buf);
+        return err_set(RL_ENOMEM, "out of memory");
+    }
+    if (!ok) {
+        const char *m = buf;
+        size_t skip = strlen("field ") + strlen(field) + 2;
+        if (strncmp(m, "field ", 6) == 0 && strlen(m) >= skip)
+            m += skip;
+        snprintf(msg, cap, "%.*s", (int)strcspn(m, "\n"), m[0] ? m : "is not valid");
+        rc = RL_EDATA;
+    }
+    free(buf);
     return rc;
 }

@@ -49,7 +49,38 @@ int registry_list(vault *v, const char *status, const char *pnr, int json, FILE 
 int registry_employee_show(vault *v, const char *pnr, int json, int reveal, FILE *out)
     __attribute__((warn_unused_result));
 
+/* How much registry_state_write wrote. */
+typedef struct {
+    size_t persons, employments, documents; /* documents: live leave and one-off */
+} registry_state_counts;
+
+/* Writes the vault's current employment state (snapshot + live approved documents) to out
+ * as the canonical CSV of docs/restore.md: persons by personnummer, employments by id with
+ * their documents applied as `employee show` applies them, live leave and one-off
+ * documents. The main system's reference importer (app/restore) writes the same bytes from
+ * the snapshot and the journal. Holds personnummer and accounts unmasked (like the
+ * journal). Not audited: see registry_state_save. Any operator. */
+int registry_state_write(vault *v, FILE *out, registry_state_counts *counts)
+    __attribute__((warn_unused_result));
+
+/* registry_state_write into path, atomically and mode 0600, audited as employee.state. */
+int registry_state_save(vault *v, const char *path, registry_state_counts *counts)
+    __attribute__((warn_unused_result));
+
 /* The known document types, NULL-terminated (for usage messages). */
 const char *const *registry_types(void);
+
+/* The fields of a document type in their order (names point into static tables), with
+ * required[k] set for required ones (required may be NULL). Returns how many (at most
+ * cap), or 0 for an unknown type. For forms that list every field. */
+size_t registry_type_fields(const char *type, const char **names, int *required, size_t cap);
+
+/* Checks one field's value on its own, by the same rules registry_register applies to it
+ * (an empty value is absent: an error only for a required field). Rules that need other
+ * fields or the vault are checked when the document is registered. Returns 0, or RL_EDATA
+ * with the problem in msg ("must be a date YYYY-MM-DD that exists", no field name), or
+ * RL_EUSAGE if field is not one of type's. */
+int registry_check_field(const char *type, const char *field, const char *value, char *msg,
+                         size_t cap) __attribute__((warn_unused_result));
 
 #endif

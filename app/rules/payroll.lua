@@ -172,11 +172,18 @@ local function recalculate(e, run, lines, why)
     note(lines, "hourly without a last run: nothing to repeat, not paid")
     return lines
   end
-  local _, employed, leave_days = paid_share(e, run, first, last)
+  local num, employed, leave_days = paid_share(e, run, first, last)
   describe_days(lines, e, run, employed, leave_days)
   local extra = one_offs(e, lines, false)
   lines[#lines + 1] = {code = "TAX", amount_ore = tax_for(e, gross + extra),
     text = tax_label(e.tax)}
+  -- Standing deductions (union fees, garnishments, benefits) reach the appliance only as
+  -- the last run's total: carry them, prorated as same-as-last does, rather than drop them.
+  if e.last and e.last.deductions_ore > 0 then
+    lines[#lines + 1] = {code = "DED_LAST",
+      amount_ore = muldiv(e.last.deductions_ore, num, 10000 * run.days_in_month),
+      text = "deductions as last pay run"}
+  end
   return lines
 end
 

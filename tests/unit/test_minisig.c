@@ -548,6 +548,33 @@ static void test_malformed_signature_files(void **state)
     assert_int_equal(minisig_verify(&f->pk, DATA, DATA_LEN, "", 0, NULL, 0), RL_EINTEGRITY);
 }
 
+/* Bytes with bit 7 set never pass as base64: libsodium 1.0.18 decodes 0xAB and 0xAF as '+'
+ * and '/' (it compares the low 8 bits of a signed char), which gave a signature file a
+ * second spelling (found by the tamper campaign, docs/tamper.md). */
+static void test_base64_high_bytes(void **state)
+{
+    fixture *f = *state;
+    char sig[MINISIG_SIG_TEXT_MAX], bad[MINISIG_SIG_TEXT_MAX];
+    sign_data(f, "tc", sig, sizeof sig);
+    size_t len = strlen(sig);
+    size_t tried = 0;
+    /* Every '+' and '/' of the signature and global-signature lines, with bit 7 set (the
+     * alias), and every high byte at the first of them. */
+    for (size_t i = 0; i < len; i++) {
+        if (sig[i] != '+' && sig[i] != '/')
+            continue;
+        for (int c = tried ? (sig[i] | 0x80) : 0x80; c <= (tried ? (sig[i] | 0x80) : 0xff); c++) {
+            memcpy(bad, sig, len + 1);
+            bad[i] = (char)c;
+            if (minisig_verify(&f->pk, DATA, DATA_LEN, bad, len, NULL, 0) != RL_EINTEGRITY)
+                fail_msg("byte 0x%02x for '%c' at %zu accepted", c, sig[i], i);
+        }
+        tried++;
+    }
+    if (tried == 0)
+        skip(); /* no '+' or '/' in this signature (about 1 run in 400) */
+}
+
 static void test_verify_file_errors(void **state)
 {
     fixture *f = *state;
@@ -776,6 +803,7 @@ int main(void)
         cmocka_unit_test(test_tamper_global_signature),
         cmocka_unit_test(test_wrong_key),
         cmocka_unit_test(test_malformed_signature_files),
+        cmocka_unit_test(test_base64_high_bytes),
         cmocka_unit_test(test_verify_file_errors),
         cmocka_unit_test(test_pubkey_parse),
         cmocka_unit_test(test_seckey_files),

@@ -322,6 +322,43 @@ static void test_wal_sealed_and_recovered(void **state)
     assert_int_equal(n, 4);
 }
 
+/* A transaction larger than the page cache spills frames to the WAL mid-transaction;
+ * touching a spilled page again overwrites its frame and, at commit, SQLite re-reads the
+ * previous frame's checksum alone (8 bytes at offset 16 of its header). That read must
+ * pass, or large imports fail with "disk I/O error" (found at 1,000,000 employments). */
+static void test_spilled_frames_rewritten(void **state)
+{
+    (void)state;
+    char path[320];
+    path_in(path, sizeof path, "spill.db");
+    sqlite3 *db;
+    vfs_ctx *ctx;
+    assert_int_equal(open_db(key, path, &db, &ctx), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "PRAGMA cache_size=20;"
+                                  "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);"
+                                  "INSERT INTO t(v) VALUES('first');"
+                                  "BEGIN;"
+                                  "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n"
+                                  " WHERE i < 3000) INSERT INTO t(v) SELECT printf('%0200d', i)"
+                                  " FROM n;"
+                                  "UPDATE t SET v = v || 'x';"
+                                  "COMMIT;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    close_db(db, ctx);
+    assert_int_equal(open_db(key, path, &db, &ctx), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*), sum(length(v)) FROM t", -1, &st,
+                                        NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 3001);
+    assert_int_equal(sqlite3_column_int(st, 1), 6 + 3000 * 201);
+    sqlite3_finalize(st);
+    close_db(db, ctx);
+}
+
 static void test_side_files_refused(void **state)
 {
     (void)state;
@@ -357,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_swapped_pages_detected),
         cmocka_unit_test(test_truncation_detected),
         cmocka_unit_test(test_wal_sealed_and_recovered),
+        cmocka_unit_test(test_spilled_frames_rewritten),
         cmocka_unit_test(test_side_files_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
