@@ -188,7 +188,7 @@ bench-variant-only:
   endif
 endif
 
-# Fuzzing with libFuzzer (clang from Debian): make fuzz T=csv|json|minisig|token_frame
+# Fuzzing with libFuzzer (clang from Debian): make fuzz T=TARGET (tests/fuzz/fuzz_*.c)
 # [SECONDS=60]. The target and every app and firmware source are compiled together with
 # ASan+UBSan; the corpus grows in $(FUZZ_B)/corpus-T, seeded from tests/fuzz/corpus/T;
 # crashes are written to $(FUZZ_B)/ and fail the run. FUZZ_B=build/NAME-fuzz keeps
