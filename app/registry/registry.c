@@ -1477,3 +1477,97 @@ int registry_check_field(const char *type, const char *field, const char *value,
     free(buf);
     return rc;
 }
+
+/* --- finding people by name (the terminal interface's search) ---------------------------- */
+
+/* Lower case for matching: ASCII and the Latin-1 letters of UTF-8 (Å Ä Ö É Ü ...), which is
+ * what Swedish names need; anything else is kept as it is. */
+static void name_fold(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)in; *p && o + 3 < cap; p++) {
+        unsigned char c = *p;
+        if (c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c + 32);
+        else if (c == 0xC3 && p[1] >= 0x80 && p[1] <= 0x9E && p[1] != 0x97) {
+            out[o++] = (char)c;
+            c = (unsigned char)(*++p + 0x20);
+        }
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+}
+
+int registry_employee_find(vault *v, const char *name, size_t max, FILE *out)
+{
+    char q[256], full[300], fold[300];
+    size_t chars = 0;
+    for (const char *c = name; *c; c++)
+        chars += ((unsigned char)*c & 0xC0) != 0x80 && *c != ' ';
+    if (chars < 2 || strlen(name) >= sizeof q)
+        return err_set(RL_EDATA, "name: give at least 2 letters of the name (at most 200)");
+    name_fold(name, q, sizeof q);
+    /* Protected identities are left out entirely, by the same rule as employee show: the
+     * snapshot's level or any hire of the person that sets one. */
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(
+        vault_db(v),
+        "WITH prot(pnr) AS (SELECT pnr FROM registrations WHERE type = 'hire' AND"
+        "   coalesce(json_extract(fields, '$.protected_identity'), 0) > 0)"
+        " SELECT pnr, given_name, family_name, src FROM ("
+        "  SELECT pnr, given_name, family_name, 'snapshot' AS src FROM employees"
+        "   WHERE protected = 0 AND pnr NOT IN prot"
+        "  UNION ALL SELECT r.pnr, json_extract(r.fields, '$.given_name'),"
+        "   json_extract(r.fields, '$.family_name'), 'registration'"
+        "   FROM registrations r WHERE r.type = 'hire' AND r.status != 'rejected'"
+        "   AND json_extract(r.fields, '$.given_name') IS NOT NULL"
+        "   AND r.pnr NOT IN (SELECT pnr FROM employees) AND r.pnr NOT IN prot"
+        "   AND r.seq = (SELECT min(h.seq) FROM registrations h WHERE h.type = 'hire'"
+        "                AND h.pnr = r.pnr AND h.status != 'rejected'))"
+        " ORDER BY 3, 2, 1",
+        -1, &st, NULL);
+    if (src != SQLITE_OK)
+        return vault_sql_error(v, src, "finding employees by name");
+    size_t n = 0;
+    bool more = false;
+    fputs("{\"matches\":[", out);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *pnr = (const char *)sqlite3_column_text(st, 0);
+        const char *g = (const char *)sqlite3_column_text(st, 1);
+        const char *f = (const char *)sqlite3_column_text(st, 2);
+        snprintf(full, sizeof full, "%s %s", g ? g : "", f ? f : "");
+        name_fold(full, fold, sizeof fold);
+        /* Every word of the query somewhere in the name, in any order. */
+        bool hit = true;
+        for (const char *w = q; *w && hit;) {
+            size_t wl = strcspn(w, " ");
+            if (wl > 0) {
+                char word[256];
+                snprintf(word, sizeof word, "%.*s", (int)wl, w);
+                hit = strstr(fold, word) != NULL;
+            }
+            w += wl;
+            while (*w == ' ')
+                w++;
+        }
+        if (!hit || pnr == NULL)
+            continue;
+        if (n == max) {
+            more = true;
+            break;
+        }
+        char shown[16];
+        pnr_format(pnr, false, shown);
+        fprintf(out, "%s{\"personnummer\":\"%s\",\"name\":", n ? "," : "", shown);
+        json_write_string(out, full);
+        fprintf(out, ",\"source\":\"%s\"}", (const char *)sqlite3_column_text(st, 3));
+        n++;
+    }
+    sqlite3_finalize(st);
+    sodium_memzero(full, sizeof full);
+    sodium_memzero(fold, sizeof fold);
+    if (src != SQLITE_DONE && src != SQLITE_ROW)
+        return vault_sql_error(v, src, "finding employees by name");
+    fprintf(out, "],\"more\":%s}\n", more ? "true" : "false");
+    return RL_OK;
+}

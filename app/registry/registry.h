@@ -49,6 +49,15 @@ int registry_list(vault *v, const char *status, const char *pnr, int json, FILE 
 int registry_employee_show(vault *v, const char *pnr, int json, int reveal, FILE *out)
     __attribute__((warn_unused_result));
 
+/* Finds people by name: every word of name (at least 2 letters in all; case folded for
+ * ASCII and Å Ä Ö É ...) must occur in "given family". Snapshot people and live hires of
+ * people not in the snapshot; a protected identity is never matched (nor shown). Writes
+ * {"matches":[{"personnummer","name","source"}...],"more":bool} to out, at most max
+ * matches by family name. Returns 0, RL_EDATA (name too short or long). Not audited:
+ * showing one of them is (registry_employee_show). */
+int registry_employee_find(vault *v, const char *name, size_t max, FILE *out)
+    __attribute__((warn_unused_result));
+
 /* How much registry_state_write wrote. */
 typedef struct {
     size_t persons, employments, documents; /* documents: live leave and one-off */

@@ -1,8 +1,9 @@
 /* ui: the terminal user interface of the appliance (`reservlon ui`, docs/ui.md).
  *
  * Log in, see the vault's state, register documents with field-by-field checks, find an
- * employee, decide on the approval queue, create, review and release pay runs under
- * two-person control. It calls the same library functions as the command line and
+ * employee by personnummer or name, decide on the approval queue, create, review and
+ * release pay runs under two-person control, write the signed payment file and put it on
+ * the USB token, export the journal. It calls the same library functions as the command line and
  * re-implements none of their rules. */
 #ifndef RL_UI_H
 #define RL_UI_H

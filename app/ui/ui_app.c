@@ -140,6 +140,34 @@ int ui_session_login(ui_session *s, const char *name, const char *pass, size_t l
     return rc;
 }
 
+int ui_answer(const char *v)
+{
+    static const char *const yes[] = {"j", "J", "ja", "Ja", "y", "Y", "yes", "Yes"};
+    static const char *const no[] = {"n", "N", "nej", "Nej", "no", "No"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        if (strcmp(v, yes[i]) == 0)
+            return 1;
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        if (strcmp(v, no[i]) == 0)
+            return 0;
+    return -1;
+}
+
+int ui_pair_open(ui_session *s, const char *second, ui_secret *pass, const char *action,
+                 signing_session **out)
+{
+    *out = NULL;
+    int rc = vault_require_role(s->v, VAULT_ROLE_APPROVER, action);
+    if (rc == RL_OK)
+        rc = signing_pair_open(s->v, second, pass->buf, pass->len, action, out);
+    ui_secret_clear(pass);
+    if (rc == RL_OK && (rc = signing_unlock(*out)) != RL_OK) {
+        signing_close(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 /* --- login ---------------------------------------------------------------------------- */
 
 static int nonempty(void *ctx, const char *name, const char *value, char *msg, size_t cap)
@@ -318,17 +346,18 @@ static int screen_home(ui_session *s)
             return UI_QUIT;
         char queue[80];
         snprintf(queue, sizeof queue, "%s (%lld)", ui_t(T_MENU_QUEUE), (long long)pending);
-        const char *items[] = {ui_t(T_MENU_REGISTER), ui_t(T_MENU_SEARCH), queue,
-                               ui_t(T_MENU_PAYRUNS),  ui_t(T_MENU_SWITCH), ui_t(T_MENU_QUIT)};
-        const char keys[] = {'1', '2', '3', '4', '9', '0'};
-        char rows[6][120];
-        char *rowp[6];
-        for (int i = 0; i < 6; i++) {
+        const char *items[] = {ui_t(T_MENU_REGISTER), ui_t(T_MENU_SEARCH),  queue,
+                               ui_t(T_MENU_PAYRUNS),  ui_t(T_MENU_JOURNAL), ui_t(T_MENU_SWITCH),
+                               ui_t(T_MENU_QUIT)};
+        const char keys[] = {'1', '2', '3', '4', '5', '9', '0'};
+        char rows[7][120];
+        char *rowp[7];
+        for (int i = 0; i < 7; i++) {
             snprintf(rows[i], sizeof rows[i], " %c  %s", keys[i], items[i]);
             rowp[i] = rows[i];
         }
         ui_session_title(s, ui_t(T_HOME), title, sizeof title);
-        int k = ui_list(title, state, NULL, rowp, 6, &sel, "1234590", ui_t(T_KEYS_HOME));
+        int k = ui_list(title, state, NULL, rowp, 7, &sel, "1234590", ui_t(T_KEYS_HOME));
         if (k == UI_QUIT)
             return UI_QUIT;
         if (k == UI_ENTER)
@@ -342,6 +371,8 @@ static int screen_home(ui_session *s)
             r = ui_screen_queue(s);
         else if (k == '4')
             r = ui_screen_payruns(s);
+        else if (k == '5')
+            r = ui_screen_journal(s);
         else if (k == '9' || k == UI_K(KEY_F(9)))
             return 1;
         else if (k == '0' || k == UI_K(KEY_F(10)))

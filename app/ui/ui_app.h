@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "common/json.h"
+#include "signing/signing.h"
 #include "ui/ui_form.h"
 #include "vault/vault.h"
 
@@ -53,10 +54,23 @@ void ui_money(int64_t ore, char out[40]);
 int64_t ui_jint(const json_value *o, const char *key);
 const char *ui_jstr(const json_value *o, const char *key);
 
+/* A yes/no answer typed in a field (j/ja/y/yes, n/nej/no): 1, 0, or -1 for neither. */
+int ui_answer(const char *v);
+
+/* Two approvers for the appliance's signing key: the logged-in operator (who must be an
+ * approver) and second, whose passphrase is in pass (wiped here, used or not): both
+ * authenticated (signing_pair_open, audited with action) and the key unlocked. Returns 0
+ * and *out (the caller's to signing_close), or an RL_E* code with err_msg set. */
+int ui_pair_open(ui_session *s, const char *second, ui_secret *pass, const char *action,
+                 signing_session **out);
+
 /* The screens; each returns UI_BACK or UI_QUIT. */
 int ui_screen_register(ui_session *s);
 int ui_screen_queue(ui_session *s);
 int ui_screen_payruns(ui_session *s);
 int ui_screen_search(ui_session *s);
+int ui_screen_journal(ui_session *s);
+/* The payment file of pay run id (its status as payrun_show gives it) and the token. */
+int ui_screen_payfile(ui_session *s, int64_t id, const char *status);
 
 #endif

@@ -165,8 +165,10 @@ int ui_form_run(ui_form *fm)
             if (fm->leave_quietly || !anything_typed(fm))
                 return 0;
             int c = ui_confirm(ui_t(T_DISCARD));
-            if (c != 0)
-                return c; /* 1: leave; UI_QUIT */
+            if (c == UI_QUIT)
+                return UI_QUIT;
+            if (c == 1)
+                return 0; /* leave without saving (1 would mean save) */
             continue;
         }
         int save = k == UI_K(KEY_F(2)) || k == 19 /* Ctrl-S */ ||

@@ -326,7 +326,7 @@ static int review(ui_session *s, int64_t id)
         }
         char title[200];
         ui_session_title(s, ui_t(T_REVIEW), title, sizeof title);
-        char keys[3] = {ui_t(T_KEY_WARNINGS)[0], 's', 0};
+        char keys[4] = {ui_t(T_KEY_WARNINGS)[0], 's', ui_t(T_KEY_PAYFILE)[0], 0};
         /* The header in the rows' own columns (labels counted in characters, not bytes). */
         char header[300];
         const char *h[6] = {ui_t(T_EMPLOYMENT), ui_t(T_PERSON), ui_t(T_LAST),
@@ -353,6 +353,8 @@ static int review(ui_session *s, int64_t id)
             if (used == 0)
                 snprintf(text, sizeof text, "-");
             r = ui_pager(title, text, NULL, NULL);
+        } else if (k == keys[2]) {
+            r = ui_screen_payfile(s, id, st);
         } else if (k == 's') {
             if (strcmp(st, "approved") == 0)
                 r = ui_message(ui_t(T_PAYRUN), ui_t(T_ALREADY_RELEASED), 0);

@@ -252,11 +252,12 @@ int ui_message(const char *title, const char *text, int error)
 
 int ui_confirm(const char *question)
 {
-    int w = COLS - 8 < 64 ? COLS - 8 : 64, h = 6;
+    /* Three rows of question: room for a path to be read whole before saying yes. */
+    int w = COLS - 8 < 64 ? COLS - 8 : 64, h = 7;
     int y = (LINES - h) / 2, x = (COLS - w) / 2;
     box_at(y, x, h, w);
-    ui_wrap(y + 1, x + 2, w - 4, 2, question, A_BOLD);
-    ui_put(y + 4, x + 2, w - 4, ui_t(T_YESNO), A_NORMAL);
+    ui_wrap(y + 1, x + 2, w - 4, 3, question, A_BOLD);
+    ui_put(y + 5, x + 2, w - 4, ui_t(T_YESNO), A_NORMAL);
     for (;;) {
         int k = ui_key();
         if (k == UI_QUIT)

@@ -134,8 +134,8 @@
     X(T_RELEASE_SECOND, "Väntar på en andra, annan attestant.",                                \
       "Waits for a second, different approver.")                                               \
     X(T_RELEASED, "Släppt för betalfil.", "Released for the payment file.")                    \
-    X(T_KEYS_REVIEW, "↑↓ välj  Enter detaljer  v Varningar  s Attestera  Esc tillbaka",        \
-      "↑↓ select  Enter details  w Warnings  s Approve  Esc back")                             \
+    X(T_KEYS_REVIEW, "↑↓ välj  Enter detaljer  v Varningar  s Attestera  b Betalfil  Esc tillbaka", \
+      "↑↓ select  Enter details  w Warnings  s Approve  p Payment file  Esc back")                             \
     X(T_KEY_WARNINGS, "v", "w")                                                                \
     X(T_LAST, "Förra", "Last")                                                                 \
     X(T_NOW, "Nu", "Now")                                                                      \
@@ -163,6 +163,162 @@
     X(T_OPEN_ENDED, "tills vidare", "open-ended")                                              \
     X(T_PROTECTED_NOTE, "Skyddad identitet: namn och konto visas inte.",                       \
       "Protected identity: name and account are not shown.")                                   \
+    X(T_KEYS_SEARCH, "Enter sök  Esc tillbaka", \
+      "Enter search  Esc back") \
+    X(T_SEARCH_INTRO, "Skyddade identiteter hittas bara på personnummer, aldrig på namn.", \
+      "Protected identities are found by personnummer only, never by name.") \
+    X(T_NAME_SHORT, "ange minst 2 tecken av namnet", \
+      "give at least 2 characters of the name") \
+    X(T_MATCHES, "Träffar", \
+      "Matches") \
+    X(T_COL_MATCHES, "Personnummer   Namn                                     Källa", \
+      "Personnummer   Name                                     Source") \
+    X(T_MORE_MATCHES, "Fler träffar finns: skriv mer av namnet.", \
+      "There are more matches: type more of the name.") \
+    X(T_KEY_PAYFILE, "b", \
+      "p") \
+    X(T_PAYFILE_TITLE, "Betalfil till token", \
+      "Payment file to the token") \
+    X(T_PAYFILE_HELP, "Två attestanter skriver den signerade betalfilen: du och en andra attestant som loggar in här. Sedan läggs filen på USB-token och läses tillbaka.", \
+      "Two approvers write the signed payment file: you and a second approver who logs in here. Then the file is put on the USB token and read back.") \
+    X(T_DIRECTORY, "Katalog", \
+      "Directory") \
+    X(T_DIR_HINT, "en befintlig katalog som filen och signaturen (.minisig) skrivs till", \
+      "an existing directory the file and its signature (.minisig) are written to") \
+    X(T_FILENAME, "Filnamn", \
+      "File name") \
+    X(T_FILENAME_HINT, "namnet på token också: bokstäver, siffror, . _ -", \
+      "its name on the token too: letters, digits, . _ -") \
+    X(T_FILENAME_BAD, "bara bokstäver, siffror, . _ - (inte . först), högst 63 tecken", \
+      "letters, digits, . _ - only (not . first), at most 63 characters") \
+    X(T_NOT_A_DIR, "är ingen befintlig katalog", \
+      "is not an existing directory") \
+    X(T_DRILL_FILE, "Övningsfil (j/n)", \
+      "Drill file (y/n)") \
+    X(T_DRILL_HINT, "j: en övningsfil (DRILL- i MsgId, mode=drill) som banken inte betalar", \
+      "y: a drill file (DRILL- in the MsgId, mode=drill) the bank does not pay") \
+    X(T_LEAVE_OUT, "Utelämna utan konto (j/n)", \
+      "Leave out without account (y/n)") \
+    X(T_LEAVE_OUT_HINT, "j: personer utan giltigt konto lämnas utanför och listas; de betalas på annat sätt", \
+      "y: people without a valid account are left out and listed; pay them another way") \
+    X(T_SECOND, "Andra attestant", \
+      "Second approver") \
+    X(T_NEED_APPROVER, "Två attestanter krävs: logga in som attestant (F9 på startskärmen) och försök igen.", \
+      "Two approvers are needed: log in as an approver (F9 on the home screen) and try again.") \
+    X(T_NOT_RELEASED, "Lönekörningen är inte släppt: två attestanter måste attestera den (s) innan betalfilen kan skrivas.", \
+      "The pay run is not released: it must be approved (s) before the payment file can be written.") \
+    X(T_NO_KEY, "Nyckelceremonin är inte genomförd: valvet har ingen signeringsnyckel. Två attestanter skapar den med 'reservlon key create' (docs/signing.md).", \
+      "The key ceremony has not been held: the vault has no signing key. Two approvers create it with 'reservlon key create' (docs/signing.md).") \
+    X(T_CONFIRM_WRITE, "Skriva betalfilen till", \
+      "Write the payment file to") \
+    X(T_REPLACES, "(finns redan: ersätts)", \
+      "(exists: replaced)") \
+    X(T_SIGNING, "Signerar och skriver betalfilen...", \
+      "Signing and writing the payment file...") \
+    X(T_PAYFILE_WRITTEN, "Betalfilen är skriven och signerad", \
+      "The payment file is written and signed") \
+    X(T_PAYMENTS, "betalningar", \
+      "payments") \
+    X(T_TOTAL, "summa", \
+      "total") \
+    X(T_SIGNED_BY, "Signerad av", \
+      "Signed by") \
+    X(T_KEY, "nyckel", \
+      "key") \
+    X(T_LEFT_OUT, "person(er) utan giltigt konto är INTE med i filen: betala dem på annat sätt", \
+      "person(s) without a valid account are NOT in the file: pay them another way") \
+    X(T_TOKEN_HELP, "Anslut USB-token och tryck Enter för att lägga filen på den. Esc: inte nu (filen finns kvar; 'reservlon token put' lägger den senare).", \
+      "Plug in the USB token and press Enter to put the file on it. Esc: not now (the file stays; 'reservlon token put' puts it later).") \
+    X(T_KEYS_TOKEN, "Enter lägg på token  Esc tillbaka", \
+      "Enter put on the token  Esc back") \
+    X(T_KEYS_TOKEN_LO, "Enter lägg på token  v Utelämnade  Esc tillbaka", \
+      "Enter put on the token  w Left out  Esc back") \
+    X(T_KEYS_DONE_LO, "v Utelämnade  Esc tillbaka", \
+      "w Left out  Esc back") \
+    X(T_SHOW_LEFT_OUT, "v visar vilka", \
+      "w shows who") \
+    X(T_EXEC_DATE, "utbetalningsdag", \
+      "execution date") \
+    X(T_IN_FILE, "i filen", \
+      "in the file") \
+    X(T_EXPORTED_AT, "Exporterad", \
+      "Exported") \
+    X(T_KEYS_DONE, "Esc tillbaka", \
+      "Esc back") \
+    X(T_NO_TOKEN, "Ingen token ansluten. Anslut USB-token och tryck Enter igen.", \
+      "No token is plugged in. Plug in the USB token and press Enter again.") \
+    X(T_TOKEN_MANY, "Flera token är anslutna: låt bara en sitta kvar och tryck Enter igen.", \
+      "Several tokens are plugged in: leave only one and press Enter again.") \
+    X(T_CONFIRM_TOKEN, "Lägga filen på token", \
+      "Put the file on token") \
+    X(T_BAR_PUT, "Skriver", \
+      "Writing") \
+    X(T_BAR_VERIFY, "Läser tillbaka", \
+      "Reading back") \
+    X(T_TOKEN_FAILED, "Filen lades inte på token", \
+      "The file was not put on the token") \
+    X(T_TOKEN_DONE, "Filen ligger på token, tillbakaläst och kontrollerad.", \
+      "The file is on the token, read back and checked.") \
+    X(T_ON_TOKEN, "På token", \
+      "On token") \
+    X(T_SIZE, "storlek", \
+      "size") \
+    X(T_BYTES, "byte", \
+      "bytes") \
+    X(T_COUNTER, "räknare", \
+      "counter") \
+    X(T_CLASS, "klass", \
+      "class") \
+    X(T_CLASS_DRILL, "övning", \
+      "drill") \
+    X(T_CLASS_PROD, "skarp", \
+      "production") \
+    X(T_MENU_JOURNAL, "Exportera journal", \
+      "Export the journal") \
+    X(T_JOURNAL_HELP, "Journalen (registreringar, beslut, lönekörningar, betalfiler) signeras av två attestanter: du och en andra attestant som loggar in här. Varje export börjar med den förra, oförändrad.", \
+      "The journal (registrations, decisions, pay runs, payment files) is signed by two approvers: you and a second approver who logs in here. Each export starts with the previous one, unchanged.") \
+    X(T_FILE, "Fil", \
+      "File") \
+    X(T_JOURNAL_HINT, "sökväg till journalfilen (.minisig skrivs bredvid)", \
+      "path of the journal file (.minisig is written beside it)") \
+    X(T_PARENT_MISSING, "katalogen finns inte", \
+      "the directory does not exist") \
+    X(T_CONFIRM_JOURNAL, "Skriva journalen till", \
+      "Write the journal to") \
+    X(T_EXPORTING, "Exporterar, signerar och kontrollerar journalen...", \
+      "Exporting, signing and checking the journal...") \
+    X(T_JOURNAL_DONE, "Journalen är exporterad och kontrollerad", \
+      "The journal is exported and checked") \
+    X(T_IS_DIR, "är en katalog: ange ett filnamn", \
+      "is a directory: give a file name") \
+    X(T_JLINES, "Rader", \
+      "Lines") \
+    X(T_LINES_N, "rader", \
+      "lines") \
+    X(T_NEW, "nya", \
+      "new") \
+    X(T_NOTHING_NEW, "inget nytt sedan förra exporten", \
+      "nothing new since the last export") \
+    X(T_CONTENTS, "Innehåll", \
+      "Contents") \
+    X(T_LAST_HASH, "Sista radens hash", \
+      "Last line's hash") \
+    X(T_CHECK, "Kontroll", \
+      "Check") \
+    X(T_VERIFY_OK, "signaturen, varje rad, hashkedjan och den signerade kommentaren stämmer", \
+      "the signature, every line, the hash chain and the signed comment are right") \
+    X(T_VAULT_ID, "Valv-id", \
+      "Vault id") \
+    X(T_K_SNAPSHOT, "ögonblicksbild", \
+      "snapshot") \
+    X(T_K_REGISTRATION, "registreringar", \
+      "registrations") \
+    X(T_K_DECISION, "beslut", \
+      "decisions") \
+    X(T_K_PAYRUN, "lönekörningar", \
+      "pay runs") \
+    X(T_K_PAYFILE, "betalfiler", \
+      "payment files") \
     X(T_WORKING, "Arbetar...", "Working...")
 
 typedef enum {
