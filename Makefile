@@ -220,8 +220,9 @@ clean:
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
 # --- power-cut fault injection (docs/crashtest.md) ---------------------------------------
-# make crashtest [N=200] [JOBS=...] [REGS=150] [SEED=1]: N crash points of a registration
-# workload, each a simulated power cut by the LD_PRELOAD fault layer, then a full check.
+# make crashtest [WORKLOAD=all|registration|import] [N=200] [JOBS=...] [REGS=150] [SEED=1]:
+# N crash points per workload (registrations; a snapshot import with --replace), each a
+# simulated power cut by the LD_PRELOAD fault layer, then a full check.
 FAULTFS := $(B)/crash/faultfs.so
 $(FAULTFS): tests/crash/faultfs.c
 	@mkdir -p $(@D)
@@ -229,7 +230,7 @@ $(FAULTFS): tests/crash/faultfs.c
 all: $(FAULTFS)
 .PHONY: crashtest
 crashtest: all
-	B=$(B) N=$(or $(N),200) tests/crash/run
+	B=$(B) N=$(or $(N),200) WORKLOAD=$(or $(WORKLOAD),all) tests/crash/run
 
 # --- tamper campaign (docs/tamper.md) ------------------------------------------------------
 # make tamper [SAMPLES=64] [SEED=1]: every bit of SAMPLES positions per file flipped, cuts,

@@ -14,7 +14,8 @@
  *                    page cache writes back in any order), and the torn prefix;
  * and the process stops at once with _exit(FAULT_EXIT_CODE = 86). The real fsync of a watched
  * file is skipped (the shadow models durability; the real one would only cost time). Randomness comes from
- * $FAULT_SEED. At a normal exit the number of operations is written to $FAULT_COUNT_OUT.
+ * $FAULT_SEED. At a normal exit the number of operations is written to $FAULT_COUNT_OUT;
+ * faultfs_ops() gives the count so far to the process (to mark a workload's phases).
  *
  * Not modelled: directory entries (creation, rename and unlink are taken as durable when
  * they return), the disk's own reordering of synced data, partial sector writes. */
@@ -451,6 +452,10 @@ int unlink(const char *path)
     }
     return rc;
 }
+
+/* The number of operations so far: the workload marks its phases with it (crashtest). */
+unsigned long long faultfs_ops(void);
+unsigned long long faultfs_ops(void) { return count; }
 
 __attribute__((destructor)) static void report(void)
 {

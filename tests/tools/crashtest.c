@@ -1,20 +1,38 @@
 /* crashtest: power-cut fault injection for the vault (make crashtest, docs/crashtest.md).
  *
- *   crashtest drive --template DIR --work DIR --faultlib SO [--points N] [--jobs J]
+ *   crashtest drive --template DIR --work DIR --faultlib SO
+ *                   [--workload registration|import|batch] [--points N] [--jobs J]
  *                   [--regs W] [--seed S] [--only K] [--mode drop|mix]
- *   crashtest work  VAULT ACKLOG W      (run under the fault layer by drive)
- *   crashtest check VAULT ACKLOG        (prints one result line; exit 0 good, 1 bad)
+ *                   [--snap-a DIR --snap-b DIR] [--batch N]
+ *   crashtest work  VAULT ACKLOG W                    (run under the fault layer by drive)
+ *   crashtest work-import VAULT ACKLOG W SNAPA SNAPB  (likewise)
+ *   crashtest work-batch VAULT ACKLOG W N             (likewise)
+ *   crashtest check VAULT ACKLOG [REF|batch=N]  (one result line; exit 0 good, 1 bad)
  *
- * TEMPLATE is a vault with a snapshot and a registrar "bob" (tests/crash/run makes it).
- * work opens the vault once and registers W one_off documents (amount 100000+i, reason
- * "crashtest-i"), appending "i uuid" to ACKLOG only after registry_register returned
- * success. drive first runs work without a fault to count the operations T on the vault's
- * files, then for N crash points k spread over 1..T: copies the template, runs work with
- * the power cut at operation k (LD_PRELOAD=SO, FAULT_AT=k), then check: the vault opens,
- * vault_check passes (checkpoint, every page authenticated, integrity_check, audit chain),
- * every acknowledged registration is present with all its fields and its audit entry,
- * nothing else is there but possibly the one in flight, and one more registration
- * succeeds. */
+ * TEMPLATE is a vault with a small snapshot S0, an administrator "alice" and a registrar
+ * "bob" (tests/crash/run makes it). Workload registration: work opens the vault once and
+ * registers W one_off documents (amount 100000+i, reason "crashtest-i"), appending "i uuid"
+ * to ACKLOG only after registry_register returned success. Workload import: work-import
+ * makes W such registrations as bob, then as alice imports snapshot A with --replace over
+ * S0 and snapshot B with --replace over A, appending "import K HASH AUDITS COUNTS" after
+ * import K returned success (K = 0 is the state before the imports, written for reference
+ * only). HASH is a hash of the whole content of the snapshot tables. Workload batch:
+ * work-batch makes W such registrations, then registers one batch of N one_offs (amount
+ * 200000+i, reason "batch-i"), appending "batch N" after registry_batch returned success.
+ *
+ * drive first runs the workload without a fault to count the operations T on the vault's
+ * files (and, for import, to record the three reference states in WORK/ref), then for N
+ * crash points k spread over 1..T: copies the template, runs the workload with the power
+ * cut at operation k (LD_PRELOAD=SO, FAULT_AT=k), then check: the vault opens, vault_check
+ * passes (checkpoint, every page authenticated, integrity_check, audit chain), every
+ * acknowledged registration is present with all its fields and its audit entry, nothing
+ * else is there but possibly the one in flight, the snapshot tables are exactly one
+ * reference state, not older than the last acknowledged import, with as many
+ * snapshot.import audit entries as that state had; the batch is there whole (with its
+ * audit entries) or not at all, and not absent once acknowledged; and one more
+ * registration succeeds. Each workload marks its phases ("mark NAME OPS") with the fault
+ * layer's operation count, so the driver reports how many points fell in each. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <sodium.h>
 #include <signal.h>
@@ -29,10 +47,15 @@
 
 #include "common/err.h"
 #include "registry/registry.h"
+#include "snapshot/snapshot.h"
+#include "vault/keyconf.h"
 #include "vault/vault.h"
 
 #define OPERATOR "bob"
 #define PASS "crashtest passphrase"
+#define ADMIN "alice"
+#define ADMIN_PASS "correct horse battery"
+#define IMPORTS 2 /* snapshot A over S0, then B over A */
 #define FAULT_EXIT_CODE 86
 #define MAX_ACK 100000
 
@@ -75,22 +98,29 @@ static int first_employment(vault *v, char *out, size_t cap)
 
 /* --- work ------------------------------------------------------------------------------- */
 
-static int cmd_work(const char *dir, const char *acklog, long w)
+/* The fault layer's operation count so far (0 without it): marks the workload's phases. */
+static unsigned long long ops_now(void)
 {
-    vault *v = NULL;
-    if (open_vault(dir, &v) != RL_OK) {
-        fprintf(stderr, "work: open: %s\n", err_msg());
-        return 1;
-    }
+    unsigned long long (*f)(void);
+    *(void **)&f = dlsym(RTLD_DEFAULT, "faultfs_ops");
+    return f ? f() : 0;
+}
+
+static void mark(FILE *ack, const char *phase)
+{
+    fprintf(ack, "mark %s %llu\n", phase, ops_now());
+    fflush(ack);
+}
+
+/* Registers one_offs from..to as the open operator, acknowledging each in ack. */
+static int register_some(vault *v, FILE *ack, long from, long to)
+{
     char emp[80];
     if (!first_employment(v, emp, sizeof emp)) {
         fprintf(stderr, "work: no employment in the template\n");
         return 1;
     }
-    FILE *ack = fopen(acklog, "a");
-    if (ack == NULL)
-        return 1;
-    for (long i = 1; i <= w; i++) {
+    for (long i = from; i <= to; i++) {
         char uuid[37];
         if (one_off(v, emp, i, uuid) != RL_OK) {
             fprintf(stderr, "work: registration %ld: %s\n", i, err_msg());
@@ -100,6 +130,193 @@ static int cmd_work(const char *dir, const char *acklog, long w)
         fprintf(ack, "%ld %s\n", i, uuid);
         fflush(ack);
     }
+    return 0;
+}
+
+static int cmd_work(const char *dir, const char *acklog, long w)
+{
+    FILE *ack = fopen(acklog, "a");
+    if (ack == NULL)
+        return 1;
+    mark(ack, "registrations");
+    vault *v = NULL;
+    if (open_vault(dir, &v) != RL_OK) {
+        fprintf(stderr, "work: open: %s\n", err_msg());
+        return 1;
+    }
+    if (register_some(v, ack, 1, w) != 0)
+        return 1;
+    mark(ack, "close");
+    fclose(ack);
+    vault_close(v);
+    return 0;
+}
+
+/* The state of the snapshot tables: a hash of every row of snapshot (but the import
+ * time), org_units, employees, employments, last_payrun and tax_tables in a fixed order,
+ * the number of snapshot.import audit entries, and the row counts (for messages). */
+typedef struct {
+    char hash[65];
+    long audits;
+    char counts[160];
+} snap_state;
+
+static int snap_state_of(vault *v, snap_state *out)
+{
+    static const char *const q[] = {
+        "SELECT source_system, export_time, employer_orgnr, manifest_sha256, trusted_comment,"
+        " imported_by, last_period, last_pay_date FROM snapshot",
+        "SELECT * FROM org_units ORDER BY org_unit_id",
+        "SELECT * FROM employees ORDER BY pnr",
+        "SELECT * FROM employments ORDER BY employment_id",
+        "SELECT * FROM last_payrun ORDER BY employment_id",
+        "SELECT * FROM tax_tables ORDER BY year, kind, tbl, income_from, income_to",
+    };
+    static const char *const name[] = {"snapshot", "org", "emp", "empl", "pay", "tax"};
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, NULL, 0, 32);
+    size_t used = 0;
+    out->counts[0] = '\0';
+    for (size_t t = 0; t < sizeof q / sizeof q[0]; t++) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(vault_db(v), q[t], -1, &st, NULL) != SQLITE_OK)
+            return -1;
+        long rows = 0;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            rows++;
+            int nc = sqlite3_column_count(st);
+            for (int c = 0; c < nc; c++) {
+                /* type, length and bytes of each value: no two rows hash alike by accident */
+                unsigned char type = (unsigned char)sqlite3_column_type(st, c);
+                const unsigned char *val = sqlite3_column_text(st, c);
+                uint32_t len = (uint32_t)sqlite3_column_bytes(st, c);
+                crypto_generichash_update(&h, &type, 1);
+                crypto_generichash_update(&h, (const unsigned char *)&len, sizeof len);
+                if (val)
+                    crypto_generichash_update(&h, val, len);
+            }
+            crypto_generichash_update(&h, (const unsigned char *)"\n", 1);
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            return -1;
+        crypto_generichash_update(&h, (const unsigned char *)&rows, sizeof rows);
+        int n = snprintf(out->counts + used, sizeof out->counts - used, "%s%s=%ld",
+                         used ? "," : "", name[t], rows);
+        if (n > 0 && (size_t)n < sizeof out->counts - used)
+            used += (size_t)n;
+    }
+    unsigned char bin[32];
+    crypto_generichash_final(&h, bin, sizeof bin);
+    sodium_bin2hex(out->hash, sizeof out->hash, bin, sizeof bin);
+    out->audits = -1;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(vault_db(v), "SELECT count(*) FROM audit WHERE action='snapshot.import'",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        out->audits = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return out->audits < 0 ? -1 : 0;
+}
+
+static void ack_state(FILE *ack, vault *v, int k)
+{
+    snap_state s;
+    if (snap_state_of(v, &s) != 0) {
+        fprintf(stderr, "work: cannot read the snapshot tables\n");
+        _exit(1);
+    }
+    fprintf(ack, "import %d %s %ld %s\n", k, s.hash, s.audits, s.counts);
+    fflush(ack);
+}
+
+static int cmd_work_import(const char *dir, const char *acklog, long w, const char *snap_a,
+                           const char *snap_b)
+{
+    vault *v = NULL;
+    FILE *ack = fopen(acklog, "a");
+    if (ack == NULL)
+        return 1;
+    mark(ack, "registrations");
+    if (open_vault(dir, &v) != RL_OK) {
+        fprintf(stderr, "work: open as %s: %s\n", OPERATOR, err_msg());
+        return 1;
+    }
+    if (register_some(v, ack, 1, w) != 0)
+        return 1;
+    vault_close(v);
+    /* Importing takes an administrator; registering a registrar: two sessions. */
+    mark(ack, "admin-open");
+    if (vault_open(dir, ADMIN, ADMIN_PASS, strlen(ADMIN_PASS), &v) != RL_OK) {
+        fprintf(stderr, "work: open as %s: %s\n", ADMIN, err_msg());
+        return 1;
+    }
+    minisig_pubkey pk;
+    if (keyconf_get(v, KEYCONF_EXPORT, &pk) != RL_OK) {
+        fprintf(stderr, "work: export key: %s\n", err_msg());
+        return 1;
+    }
+    ack_state(ack, v, 0);
+    const char *snaps[IMPORTS] = {snap_a, snap_b};
+    for (int k = 1; k <= IMPORTS; k++) {
+        char phase[16];
+        snprintf(phase, sizeof phase, "import-%c", 'a' + k - 1);
+        mark(ack, phase);
+        FILE *devnull = fopen("/dev/null", "w");
+        int rc = snapshot_import(v, snaps[k - 1], &pk, 1, devnull, NULL, NULL);
+        if (devnull)
+            fclose(devnull);
+        if (rc != RL_OK) {
+            fprintf(stderr, "work: import %d: %s\n", k, err_msg());
+            return 1;
+        }
+        ack_state(ack, v, k); /* acknowledged */
+    }
+    mark(ack, "close");
+    fclose(ack);
+    vault_close(v);
+    return 0;
+}
+
+/* The batch workload: W single registrations, then one batch of nb one_offs (amount
+ * 200000+i, reason "batch-i") from a CSV file written next to ACKLOG. */
+static int cmd_work_batch(const char *dir, const char *acklog, long w, long nb)
+{
+    FILE *ack = fopen(acklog, "a");
+    if (ack == NULL)
+        return 1;
+    mark(ack, "registrations");
+    vault *v = NULL;
+    if (open_vault(dir, &v) != RL_OK) {
+        fprintf(stderr, "work: open: %s\n", err_msg());
+        return 1;
+    }
+    if (register_some(v, ack, 1, w) != 0)
+        return 1;
+    char emp[80], csv[4200];
+    snprintf(csv, sizeof csv, "%s.csv", acklog);
+    FILE *f = fopen(csv, "w");
+    if (f == NULL || !first_employment(v, emp, sizeof emp))
+        return 1;
+    fprintf(f, "type,employment_id,amount_ore,pay_code,reason\n");
+    for (long i = 1; i <= nb; i++)
+        fprintf(f, "one_off,%s,%ld,CRASH,batch-%ld\n", emp, 200000 + i, i);
+    if (fclose(f) != 0)
+        return 1;
+    mark(ack, "batch");
+    size_t count = 0;
+    FILE *devnull = fopen("/dev/null", "w");
+    int rc = registry_batch(v, csv, devnull, &count);
+    if (devnull)
+        fclose(devnull);
+    if (rc != RL_OK || count != (size_t)nb) {
+        fprintf(stderr, "work: batch: %s\n", err_msg());
+        return 1;
+    }
+    fprintf(ack, "batch %ld\n", nb); /* acknowledged */
+    fflush(ack);
+    mark(ack, "close");
     fclose(ack);
     vault_close(v);
     return 0;
@@ -108,18 +325,32 @@ static int cmd_work(const char *dir, const char *acklog, long w)
 /* --- check ------------------------------------------------------------------------------ */
 
 typedef struct {
-    int opened, check_ok, lost, corrupt, extra;
+    int opened, check_ok, lost, corrupt, extra, mixed, extra_import;
     long acked;
+    int state; /* which reference snapshot state the vault holds (import workload), or -1 */
     char msg[400];
 } result;
+
+/* The registration.add audit entries, indexed in memory (temp_store=MEMORY: nothing is
+ * written to the vault's files), so that a 10,000-document batch is checked in seconds. */
+static int audit_index(vault *v)
+{
+    return sqlite3_exec(vault_db(v),
+                        "DROP TABLE IF EXISTS temp.ct_audit;"
+                        "CREATE TEMP TABLE ct_audit AS SELECT detail, count(*) AS n FROM audit"
+                        " WHERE action='registration.add' GROUP BY detail;"
+                        "CREATE INDEX temp.ct_audit_detail ON ct_audit(detail);",
+                        NULL, NULL, NULL) == SQLITE_OK
+               ? 0
+               : -1;
+}
 
 static int in_audit(vault *v, const char *uuid)
 {
     sqlite3_stmt *st = NULL;
     int n = 0;
     if (sqlite3_prepare_v2(vault_db(v),
-                           "SELECT count(*) FROM audit WHERE action='registration.add'"
-                           " AND detail = 'registered one_off ' || ?1",
+                           "SELECT n FROM temp.ct_audit WHERE detail = 'registered one_off ' || ?1",
                            -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW)
@@ -129,17 +360,130 @@ static int in_audit(vault *v, const char *uuid)
     return n;
 }
 
-static void do_check(const char *dir, const char *acklog, result *r)
+/* Reads "import K HASH AUDITS COUNTS" lines of path into refs[0..IMPORTS]; returns the
+ * highest K read, or -1. */
+static int read_imports(const char *path, snap_state refs[IMPORTS + 1])
+{
+    FILE *f = path ? fopen(path, "r") : NULL;
+    int top = -1;
+    char line[600];
+    while (f && fgets(line, sizeof line, f)) {
+        int k;
+        snap_state s;
+        if (sscanf(line, "import %d %64s %ld %159s", &k, s.hash, &s.audits, s.counts) == 4 &&
+            k >= 0 && k <= IMPORTS) {
+            refs[k] = s;
+            if (k > top)
+                top = k;
+        }
+    }
+    if (f)
+        fclose(f);
+    return top;
+}
+
+/* The import workload's checks: the snapshot tables are one whole reference state. */
+static void check_snapshot(vault *v, const char *acklog, const char *ref, result *r)
+{
+    snap_state refs[IMPORTS + 1], acks[IMPORTS + 1], now;
+    if (read_imports(ref, refs) != IMPORTS) {
+        r->corrupt++;
+        snprintf(r->msg, sizeof r->msg, "no reference states in %s", ref);
+        return;
+    }
+    memset(acks, 0, sizeof acks);
+    int acked = read_imports(acklog, acks);
+    for (int k = 1; k <= acked; k++)
+        if (acks[k].hash[0] && strcmp(acks[k].hash, refs[k].hash) != 0) {
+            r->corrupt++;
+            snprintf(r->msg, sizeof r->msg, "import %d made another state than the reference "
+                     "run (the workload is not deterministic)", k);
+            return;
+        }
+    if (acked < 1)
+        acked = 0;
+    if (snap_state_of(v, &now) != 0) {
+        r->corrupt++;
+        snprintf(r->msg, sizeof r->msg, "cannot read the snapshot tables");
+        return;
+    }
+    r->state = -1;
+    for (int k = 0; k <= IMPORTS; k++)
+        if (strcmp(now.hash, refs[k].hash) == 0)
+            r->state = k;
+    if (r->state < 0) {
+        r->mixed++;
+        snprintf(r->msg, sizeof r->msg, "snapshot tables are no reference state (a mix?): %s",
+                 now.counts);
+        return;
+    }
+    if (r->state < acked) {
+        r->lost++;
+        snprintf(r->msg, sizeof r->msg, "acknowledged import %d is missing: the vault holds "
+                 "state %d (%s)", acked, r->state, now.counts);
+    } else if (r->state > acked + 1) {
+        r->corrupt++;
+        snprintf(r->msg, sizeof r->msg, "state %d but import %d was never attempted", r->state,
+                 r->state);
+    } else if (r->state == acked + 1) {
+        r->extra_import = 1; /* committed, the process died before it was acknowledged */
+    }
+    if (now.audits != refs[r->state].audits) {
+        r->mixed++;
+        snprintf(r->msg, sizeof r->msg, "state %d with %ld snapshot.import audit entries, "
+                 "not %ld", r->state, now.audits, refs[r->state].audits);
+    }
+    /* The last import's audit entry names the manifest of the snapshot the tables hold. */
+    sqlite3_stmt *st = NULL;
+    int named = 0;
+    if (sqlite3_prepare_v2(vault_db(v),
+                           "SELECT instr(a.detail, s.manifest_sha256) > 0 FROM snapshot s,"
+                           " (SELECT detail FROM audit WHERE action='snapshot.import'"
+                           "  ORDER BY seq DESC LIMIT 1) a",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        named = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (!named) {
+        r->mixed++;
+        snprintf(r->msg, sizeof r->msg, "the last snapshot.import audit entry does not name "
+                 "the snapshot held (state %d)", r->state);
+    }
+}
+
+/* Counts the registration.batch audit entries. */
+static long batch_audits(vault *v)
+{
+    sqlite3_stmt *st = NULL;
+    long n = -1;
+    if (sqlite3_prepare_v2(vault_db(v),
+                           "SELECT count(*) FROM audit WHERE action='registration.batch'", -1, &st,
+                           NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* ref is the reference states (import workload) or NULL; batch the size of the batch
+ * (batch workload) or 0. */
+static void do_check(const char *dir, const char *acklog, const char *ref, long batch, result *r)
 {
     memset(r, 0, sizeof *r);
+    r->state = -1;
     static char ack_uuid[MAX_ACK + 2][37];
-    static char seen[MAX_ACK + 2];
+    static char seen[MAX_ACK + 2], seen_batch[MAX_ACK + 2];
     memset(seen, 0, sizeof seen);
+    memset(seen_batch, 0, sizeof seen_batch);
+    long batch_acked = 0, batch_found = 0;
     FILE *a = fopen(acklog, "r");
     long i;
-    char u[37];
-    while (a && fscanf(a, "%ld %36s", &i, u) == 2)
-        if (i >= 1 && i <= MAX_ACK && i == r->acked + 1) {
+    char u[37], line[600];
+    while (a && fgets(line, sizeof line, a))
+        if (sscanf(line, "batch %ld", &i) == 1)
+            batch_acked = i;
+        else if (sscanf(line, "%ld %36s", &i, u) == 2 && i >= 1 && i <= MAX_ACK &&
+            i == r->acked + 1) {
             memcpy(ack_uuid[i], u, sizeof ack_uuid[i]);
             r->acked = i;
         }
@@ -159,6 +503,14 @@ static void do_check(const char *dir, const char *acklog, result *r)
         return;
     }
     r->check_ok = 1;
+    if (ref)
+        check_snapshot(v, acklog, ref, r);
+    if (audit_index(v) != 0) {
+        snprintf(r->msg, sizeof r->msg, "cannot index the audit entries");
+        r->corrupt = 1;
+        vault_close(v);
+        return;
+    }
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(vault_db(v),
                            "SELECT uuid, fields, content_hash, status, author FROM registrations"
@@ -175,10 +527,11 @@ static void do_check(const char *dir, const char *acklog, result *r)
         const char *hash = (const char *)sqlite3_column_text(st, 2);
         const char *status = (const char *)sqlite3_column_text(st, 3);
         const char *author = (const char *)sqlite3_column_text(st, 4);
-        const char *p = fields ? strstr(fields, "crashtest-") : NULL;
-        long n = p ? strtol(p + 10, NULL, 10) : 0;
+        const char *b = fields && batch ? strstr(fields, "\"batch-") : NULL;
+        const char *p = b ? b + 7 : fields ? strstr(fields, "crashtest-") : NULL;
+        long n = b ? strtol(p, NULL, 10) : p ? strtol(p + 10, NULL, 10) : 0;
         char amount[32];
-        snprintf(amount, sizeof amount, "%ld", 100000 + n);
+        snprintf(amount, sizeof amount, "%ld", (b ? 200000 : 100000) + n);
         int whole = p && n >= 1 && n <= MAX_ACK && strstr(fields, amount) &&
                     strstr(fields, "CRASH") && hash && strlen(hash) == 64 && status &&
                     strcmp(status, "registered") == 0 && author &&
@@ -187,6 +540,14 @@ static void do_check(const char *dir, const char *acklog, result *r)
             r->corrupt++;
             snprintf(r->msg, sizeof r->msg, "partial registration %s: %s", uuid ? uuid : "?",
                      fields ? fields : "(no fields)");
+            continue;
+        }
+        if (b) {
+            batch_found++;
+            if (n > batch || seen_batch[n]++) {
+                r->corrupt++;
+                snprintf(r->msg, sizeof r->msg, "batch document %ld stored twice or never sent", n);
+            }
             continue;
         }
         if (seen[n]++) {
@@ -203,6 +564,25 @@ static void do_check(const char *dir, const char *acklog, result *r)
         }
     }
     sqlite3_finalize(st);
+    if (batch) {
+        /* All or nothing, with its one registration.batch audit entry. */
+        r->state = batch_found == batch ? 1 : batch_found == 0 ? 0 : -1;
+        long audits = batch_audits(v);
+        if (r->state < 0) {
+            r->mixed++;
+            snprintf(r->msg, sizeof r->msg, "partial batch: %ld of %ld documents", batch_found,
+                     batch);
+        } else if (audits != r->state) {
+            r->mixed++;
+            snprintf(r->msg, sizeof r->msg, "batch state %d with %ld registration.batch audit "
+                     "entries", r->state, audits);
+        } else if (batch_acked && r->state == 0) {
+            r->lost += (int)batch;
+            snprintf(r->msg, sizeof r->msg, "the acknowledged batch of %ld is missing", batch);
+        } else if (!batch_acked && r->state == 1) {
+            r->extra_import = 1; /* committed, the process died before it was acknowledged */
+        }
+    }
     for (i = 1; i <= r->acked; i++)
         if (!seen[i]) {
             r->lost++;
@@ -218,13 +598,19 @@ static void do_check(const char *dir, const char *acklog, result *r)
     vault_close(v);
 }
 
-static int cmd_check(const char *dir, const char *acklog)
+static int cmd_check(const char *dir, const char *acklog, const char *arg)
 {
     result r;
-    do_check(dir, acklog, &r);
-    printf("opened=%d check=%d acked=%ld inflight_committed=%d lost=%d corrupted=%d %s\n",
-           r.opened, r.check_ok, r.acked, r.extra, r.lost, r.corrupt, r.msg);
-    return r.lost || r.corrupt ? 1 : 0;
+    long batch = arg && !strncmp(arg, "batch=", 6) ? atol(arg + 6) : 0;
+    const char *ref = arg && !batch ? arg : NULL;
+    do_check(dir, acklog, ref, batch, &r);
+    printf("opened=%d check=%d acked=%ld inflight_committed=%d lost=%d corrupted=%d", r.opened,
+           r.check_ok, r.acked, r.extra, r.lost, r.corrupt);
+    if (ref || batch)
+        printf(" state=%d mixed=%d inflight_%s_committed=%d", r.state, r.mixed,
+               ref ? "import" : "batch", r.extra_import);
+    printf(" %s\n", r.msg);
+    return r.lost || r.corrupt || r.mixed ? 1 : 0;
 }
 
 /* --- drive ------------------------------------------------------------------------------ */
@@ -238,18 +624,29 @@ static int copy_vault(const char *from, const char *to)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-/* Runs work on dir under the fault layer; returns its exit status (86 = power cut). */
-static int run_work(const char *dir, const char *acklog, long regs, unsigned long long at,
-                    const char *mode, unsigned long long seed, const char *count_out)
+typedef struct {
+    const char *tmpl, *work, *mode, *workload, *snap_a, *snap_b;
+    int import; /* the import workload */
+    long batch; /* the batch workload: its size, else 0 */
+    long regs;
+    unsigned long long seed;
+    char ref[4200]; /* import: the reference states, WORK/ref */
+} drive_cfg;
+
+/* Runs the workload on dir under the fault layer; returns its exit status (86 = power cut). */
+static int run_work(const drive_cfg *c, const char *dir, const char *acklog,
+                    unsigned long long at, const char *mode, unsigned long long seed,
+                    const char *count_out)
 {
     pid_t pid = fork();
     if (pid < 0)
         return -1;
     if (pid == 0) {
-        char a[32], s[32], w[32];
+        char a[32], s[32], w[32], nb[32];
         snprintf(a, sizeof a, "%llu", at);
         snprintf(s, sizeof s, "%llu", seed);
-        snprintf(w, sizeof w, "%ld", regs);
+        snprintf(w, sizeof w, "%ld", c->regs);
+        snprintf(nb, sizeof nb, "%ld", c->batch);
         setenv("LD_PRELOAD", faultlib, 1);
         setenv("FAULT_DIR", dir, 1);
         setenv("FAULT_AT", a, 1);
@@ -257,7 +654,12 @@ static int run_work(const char *dir, const char *acklog, long regs, unsigned lon
         setenv("FAULT_SEED", s, 1);
         if (count_out)
             setenv("FAULT_COUNT_OUT", count_out, 1);
-        execl(self, self, "work", dir, acklog, w, (char *)NULL);
+        if (c->import)
+            execl(self, self, "work-import", dir, acklog, w, c->snap_a, c->snap_b, (char *)NULL);
+        else if (c->batch)
+            execl(self, self, "work-batch", dir, acklog, w, nb, (char *)NULL);
+        else
+            execl(self, self, "work", dir, acklog, w, (char *)NULL);
         _exit(127);
     }
     int status;
@@ -265,12 +667,6 @@ static int run_work(const char *dir, const char *acklog, long regs, unsigned lon
         ;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
-
-typedef struct {
-    const char *tmpl, *work, *mode;
-    long regs;
-    unsigned long long seed;
-} drive_cfg;
 
 /* One crash point, in a child: writes its result line to WORK/k.result, exit 0/1/2. */
 static int one_point(const drive_cfg *c, unsigned long long k)
@@ -284,30 +680,55 @@ static int one_point(const drive_cfg *c, unsigned long long k)
     unsigned long long seed = c->seed * 1000003ULL + k;
     if (copy_vault(c->tmpl, dir) != 0)
         return 2;
-    int ws = run_work(dir, ack, c->regs, k, mode, seed, NULL);
+    int ws = run_work(c, dir, ack, k, mode, seed, NULL);
     result r;
-    do_check(dir, ack, &r);
+    do_check(dir, ack, c->import ? c->ref : NULL, c->batch, &r);
     FILE *f = fopen(res, "w");
     if (f) {
-        fprintf(f, "%llu %s %d %d %d %ld %d %d %d %s\n", k, mode, ws, r.opened, r.check_ok,
-                r.acked, r.extra, r.lost, r.corrupt, r.msg);
+        fprintf(f, "%llu %s %d %d %d %ld %d %d %d %d %d %d %s\n", k, mode, ws, r.opened,
+                r.check_ok, r.acked, r.extra, r.lost, r.corrupt, r.mixed, r.extra_import,
+                r.state, r.msg);
         fclose(f);
     }
-    int bad = r.lost || r.corrupt || (ws != FAULT_EXIT_CODE && ws != 0);
+    int bad = r.lost || r.corrupt || r.mixed || (ws != FAULT_EXIT_CODE && ws != 0);
     if (!bad) {
-        char cmd[9000];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", dir, ack);
+        char cmd[13000];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s' '%s.csv'", dir, ack, ack);
         if (system(cmd) != 0)
             return 2;
     }
     return bad;
 }
 
+/* The workload's phases as marked by the counting run ("mark NAME OPS" lines). */
+typedef struct {
+    char name[24];
+    unsigned long long from;
+    long points;
+} phase;
+
+static size_t read_phases(const char *acklog, phase *ph, size_t cap)
+{
+    FILE *f = fopen(acklog, "r");
+    size_t n = 0;
+    char line[600];
+    while (f && n < cap && fgets(line, sizeof line, f))
+        if (sscanf(line, "mark %23s %llu", ph[n].name, &ph[n].from) == 2) {
+            ph[n].from++; /* the phase's first operation is the next one */
+            ph[n].points = 0;
+            n++;
+        }
+    if (f)
+        fclose(f);
+    return n;
+}
+
 static int cmd_drive(int argc, char **argv)
 {
     drive_cfg c = {0};
-    c.regs = 150;
+    c.regs = -1;
     c.seed = 1;
+    c.workload = "registration";
     long points = 200, jobs = 2;
     unsigned long long only = 0;
     for (int i = 2; i + 1 < argc; i += 2) {
@@ -315,9 +736,13 @@ static int cmd_drive(int argc, char **argv)
         if (!strcmp(o, "--template")) c.tmpl = val;
         else if (!strcmp(o, "--work")) c.work = val;
         else if (!strcmp(o, "--faultlib")) snprintf(faultlib, sizeof faultlib, "%s", val);
+        else if (!strcmp(o, "--workload")) c.workload = val;
+        else if (!strcmp(o, "--snap-a")) c.snap_a = val;
+        else if (!strcmp(o, "--snap-b")) c.snap_b = val;
         else if (!strcmp(o, "--points")) points = atol(val);
         else if (!strcmp(o, "--jobs")) jobs = atol(val);
         else if (!strcmp(o, "--regs")) c.regs = atol(val);
+        else if (!strcmp(o, "--batch")) c.batch = atol(val);
         else if (!strcmp(o, "--seed")) c.seed = strtoull(val, NULL, 10);
         else if (!strcmp(o, "--only")) only = strtoull(val, NULL, 10);
         else if (!strcmp(o, "--mode")) c.mode = val;
@@ -326,18 +751,32 @@ static int cmd_drive(int argc, char **argv)
             return 2;
         }
     }
-    if (!c.tmpl || !c.work || !faultlib[0] || points < 1 || jobs < 1 || c.regs < 1 ||
-        c.regs >= MAX_ACK) {
+    c.import = strcmp(c.workload, "import") == 0;
+    int is_batch = strcmp(c.workload, "batch") == 0;
+    if (!is_batch)
+        c.batch = 0;
+    else if (c.batch == 0)
+        c.batch = 10000;
+    if (c.regs < 0)
+        c.regs = c.import || is_batch ? 10 : 150;
+    if (!c.tmpl || !c.work || !faultlib[0] || points < 1 || jobs < 1 || c.regs < 0 ||
+        c.regs >= MAX_ACK || c.batch < 0 || c.batch >= MAX_ACK ||
+        (!c.import && !is_batch && (strcmp(c.workload, "registration") != 0 || c.regs < 1)) ||
+        (c.import && (!c.snap_a || !c.snap_b))) {
         fprintf(stderr, "usage: crashtest drive --template DIR --work DIR --faultlib SO "
-                        "[--points N] [--jobs J] [--regs W] [--seed S] [--only K] [--mode M]\n");
+                        "[--workload registration|import|batch] [--points N] [--jobs J] [--regs W] "
+                        "[--seed S] [--only K] [--mode M] [--snap-a DIR --snap-b DIR] [--batch N]\n");
         return 2;
     }
+    snprintf(c.ref, sizeof c.ref, "%s/ref", c.work);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     unsigned long long *ks = NULL;
     size_t nk = 0;
     unsigned long long total = 0;
-    if (only) {
+    phase ph[8];
+    size_t nph = 0;
+    if (only && !c.import) {
         ks = malloc(sizeof *ks);
         ks[nk++] = only;
     } else {
@@ -349,22 +788,38 @@ static int cmd_drive(int argc, char **argv)
         unlink(ack);
         if (copy_vault(c.tmpl, dir) != 0)
             return 2;
-        int ws = run_work(dir, ack, c.regs, 0, "drop", 0, cnt);
+        int ws = run_work(&c, dir, ack, 0, "drop", 0, cnt);
         FILE *f = fopen(cnt, "r");
         if (ws != 0 || f == NULL || fscanf(f, "%llu", &total) != 1 || total == 0) {
             fprintf(stderr, "crashtest: the counting run failed (exit %d)\n", ws);
             return 2;
         }
         fclose(f);
+        if (c.import) {
+            /* Its states before and after each import are the references. */
+            char cmd[9000];
+            snprintf(cmd, sizeof cmd, "grep '^import ' '%s' > '%s'", ack, c.ref);
+            if (system(cmd) != 0)
+                return 2;
+        }
         result r;
-        do_check(dir, ack, &r);
-        if (r.lost || r.corrupt || r.acked != c.regs) {
+        do_check(dir, ack, c.import ? c.ref : NULL, c.batch, &r);
+        if (r.lost || r.corrupt || r.mixed || r.acked != c.regs ||
+            (c.import && r.state != IMPORTS) || (c.batch && r.state != 1)) {
             fprintf(stderr, "crashtest: the run without a fault fails its check: %s\n", r.msg);
             return 1;
         }
+        nph = read_phases(ack, ph, sizeof ph / sizeof ph[0]);
+        if (only) {
+            /* import --only K: the counting run above made the reference states */
+            ks = malloc(sizeof *ks);
+            ks[nk++] = only;
+            points = 0;
+        }
         /* N points spread over 1..T: one random point in each of N equal strata. */
         srand((unsigned)c.seed);
-        ks = malloc(sizeof *ks * (size_t)points);
+        if (!only)
+            ks = malloc(sizeof *ks * (size_t)points);
         for (long j = 0; j < points; j++) {
             unsigned long long lo = 1 + (unsigned long long)j * total / (unsigned long long)points;
             unsigned long long hi = 1 + (unsigned long long)(j + 1) * total / (unsigned long long)points;
@@ -374,9 +829,19 @@ static int cmd_drive(int argc, char **argv)
             if (nk == 0 || ks[nk - 1] != k)
                 ks[nk++] = k;
         }
-        printf("crashtest: %llu operations on the vault's files in a run of %ld registrations; "
-               "%zu crash points\n",
-               total, c.regs, nk);
+        if (c.import)
+            printf("crashtest import: %llu operations on the vault's files in a run of %ld "
+                   "registrations, two snapshot imports with --replace and close; %zu crash "
+                   "points\n",
+                   total, c.regs, nk);
+        else if (c.batch)
+            printf("crashtest batch: %llu operations on the vault's files in a run of %ld "
+                   "registrations and a batch of %ld; %zu crash points\n",
+                   total, c.regs, c.batch, nk);
+        else
+            printf("crashtest registration: %llu operations on the vault's files in a run of "
+                   "%ld registrations; %zu crash points\n",
+                   total, c.regs, nk);
         fflush(stdout);
     }
     size_t next = 0, running = 0;
@@ -395,17 +860,18 @@ static int cmd_drive(int argc, char **argv)
             running--;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    long run = 0, lost = 0, corrupt = 0, opened = 0, nocut = 0, inflight = 0, bad = 0;
+    long run = 0, lost = 0, corrupt = 0, mixed = 0, opened = 0, nocut = 0, inflight = 0;
+    long inflight_import = 0, bad = 0, states[IMPORTS + 1] = {0};
     for (size_t j = 0; j < nk; j++) {
         char res[4200], line[1000], mode[8], msg[600] = "";
         snprintf(res, sizeof res, "%s/p%llu.result", c.work, ks[j]);
         FILE *f = fopen(res, "r");
         unsigned long long k;
-        int ws, op, ck, ex, lo, co;
+        int ws, op, ck, ex, lo, co, mx, exi, state;
         long acked;
         if (f == NULL || fgets(line, sizeof line, f) == NULL ||
-            sscanf(line, "%llu %7s %d %d %d %ld %d %d %d %599[^\n]", &k, mode, &ws, &op, &ck,
-                   &acked, &ex, &lo, &co, msg) < 9) {
+            sscanf(line, "%llu %7s %d %d %d %ld %d %d %d %d %d %d %599[^\n]", &k, mode, &ws,
+                   &op, &ck, &acked, &ex, &lo, &co, &mx, &exi, &state, msg) < 12) {
             printf("point %llu: no result\n", ks[j]);
             bad++;
             if (f)
@@ -418,25 +884,57 @@ static int cmd_drive(int argc, char **argv)
         opened += op;
         lost += lo;
         corrupt += co;
+        mixed += mx;
         inflight += ex;
+        inflight_import += exi;
+        if (state >= 0 && state <= IMPORTS)
+            states[state]++;
+        for (size_t p = nph; p-- > 0;)
+            if (k >= ph[p].from) {
+                ph[p].points++;
+                break;
+            }
         if (ws == 0)
             nocut++;
-        if (lo || co || (ws != FAULT_EXIT_CODE && ws != 0)) {
+        if (lo || co || mx || (ws != FAULT_EXIT_CODE && ws != 0)) {
             bad++;
-            printf("FAIL point %llu (mode %s, work exit %d, acked %ld): lost %d, corrupted %d: "
-                   "%s\n  reproduce: %s drive --template %s --work %s --faultlib %s --regs %ld "
-                   "--seed %llu --only %llu --mode %s (vault kept in %s/p%llu)\n",
-                   k, mode, ws, acked, lo, co, msg, self, c.tmpl, c.work, faultlib, c.regs,
-                   c.seed, k, mode, c.work, k);
+            printf("FAIL point %llu (mode %s, work exit %d, acked %ld): lost %d, corrupted %d, "
+                   "mixed %d: %s\n  reproduce: %s drive --template %s --work %s --faultlib %s "
+                   "--workload %s --regs %ld --batch %ld%s%s%s%s --seed %llu --only %llu --mode %s (vault "
+                   "kept in %s/p%llu)\n",
+                   k, mode, ws, acked, lo, co, mx, msg, self, c.tmpl, c.work, faultlib,
+                   c.workload, c.regs, c.batch, c.import ? " --snap-a " : "", c.import ? c.snap_a : "",
+                   c.import ? " --snap-b " : "", c.import ? c.snap_b : "", c.seed, k, mode,
+                   c.work, k);
         }
     }
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("workload: %s\n", c.workload);
     printf("crash points run: %ld (of %llu operations; %ld without a cut)\n", run, total, nocut);
+    for (size_t p = 0; p < nph; p++) {
+        unsigned long long to = p + 1 < nph ? ph[p + 1].from - 1 : total;
+        if (to >= ph[p].from)
+            printf("  phase %-13s operations %llu..%llu (%llu): %ld points\n", ph[p].name,
+                   ph[p].from, to, to - ph[p].from + 1, ph[p].points);
+        else
+            printf("  phase %-13s no operations\n", ph[p].name);
+    }
     printf("opened ok: %ld\nlost acknowledged: %ld\ncorrupted: %ld\n", opened, lost, corrupt);
+    if (c.import) {
+        printf("mixed snapshot: %ld\n", mixed);
+        printf("snapshot state after the cut: S0 %ld, A %ld, B %ld\n", states[0], states[1],
+               states[2]);
+        printf("in-flight import committed though unacknowledged: %ld\n", inflight_import);
+    }
+    if (c.batch) {
+        printf("partial batch: %ld\n", mixed);
+        printf("batch after the cut: absent %ld, whole %ld\n", states[0], states[1]);
+        printf("in-flight batch committed though unacknowledged: %ld\n", inflight_import);
+    }
     printf("in-flight registration committed though unacknowledged: %ld\n", inflight);
     printf("time: %.1f s, %.2f s per crash point with %ld jobs\n", secs,
            run ? secs * (double)jobs / (double)run : 0.0, jobs);
-    return bad || lost || corrupt ? 1 : 0;
+    return bad || lost || corrupt || mixed ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -449,10 +947,15 @@ int main(int argc, char **argv)
         return 2;
     if (argc == 5 && !strcmp(argv[1], "work"))
         return cmd_work(argv[2], argv[3], atol(argv[4]));
-    if (argc == 4 && !strcmp(argv[1], "check"))
-        return cmd_check(argv[2], argv[3]);
+    if (argc == 6 && !strcmp(argv[1], "work-batch"))
+        return cmd_work_batch(argv[2], argv[3], atol(argv[4]), atol(argv[5]));
+    if (argc == 7 && !strcmp(argv[1], "work-import"))
+        return cmd_work_import(argv[2], argv[3], atol(argv[4]), argv[5], argv[6]);
+    if ((argc == 4 || argc == 5) && !strcmp(argv[1], "check"))
+        return cmd_check(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
     if (argc >= 2 && !strcmp(argv[1], "drive"))
         return cmd_drive(argc, argv);
-    fprintf(stderr, "usage: crashtest drive ... | work VAULT ACKLOG W | check VAULT ACKLOG\n");
+    fprintf(stderr, "usage: crashtest drive ... | work VAULT ACKLOG W | work-import VAULT ACKLOG "
+                    "W SNAPA SNAPB | work-batch VAULT ACKLOG W N | check VAULT ACKLOG [REF|batch=N]\n");
     return 2;
 }
