@@ -815,6 +815,25 @@ cleanup:
     return rc;
 }
 
+int minisig_verify_bytes(const minisig_pubkey *pk, const uint8_t *data, size_t len,
+                         const char *path, char *tc, size_t tc_cap)
+{
+    char spath[4096];
+    char *text = NULL;
+    size_t tlen = 0;
+    if (tc != NULL && tc_cap > 0)
+        tc[0] = '\0';
+    int rc = sodium_ready();
+    if (rc == RL_OK)
+        rc = sig_path(path, spath, sizeof spath);
+    if (rc == RL_OK)
+        rc = read_sig_file(spath, &text, &tlen);
+    if (rc == RL_OK && (rc = minisig_verify(pk, data, len, text, tlen, tc, tc_cap)) != RL_OK)
+        err_wrap(rc, "%s: ", spath);
+    free(text);
+    return rc;
+}
+
 int minisig_sign_file(const minisig_seckey *sk, const char *path, const char *trusted_comment)
 {
     char spath[4096];

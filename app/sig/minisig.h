@@ -89,6 +89,12 @@ int minisig_verify(const minisig_pubkey *pk, const uint8_t *data, size_t len,
 int minisig_verify_file(const minisig_pubkey *pk, const char *path, char *tc, size_t tc_cap)
     __attribute__((warn_unused_result));
 
+/* Verifies bytes already read from path (data, len) against path.minisig: the bytes a
+ * caller goes on to parse are the bytes verified, even if the file changes meanwhile. */
+int minisig_verify_bytes(const minisig_pubkey *pk, const uint8_t *data, size_t len,
+                         const char *path, char *tc, size_t tc_cap)
+    __attribute__((warn_unused_result));
+
 /* Convenience: sign file `path` and write `path.minisig` atomically (temp + rename), then
  * read the signature file back and verify it against the file (DESIGN: write atomically
  * and read back). */

@@ -718,8 +718,9 @@ static int load_files(const char *dir, snap_file files[F_COUNT], manifest_info *
     snprintf(path, sizeof path, "%s/manifest.json", dir);
     if ((rc = file_read_all(path, 1 << 20, &mtext, &mlen)) != RL_OK)
         return err_wrap(rc, "snapshot: ");
-    /* The signature first: nothing in an unsigned manifest is believed. */
-    rc = minisig_verify_file(pk, path, tc, tc_cap);
+    /* The signature first: nothing in an unsigned manifest is believed. Over the bytes
+     * read, which are the bytes parsed below (not the file again: it could change). */
+    rc = minisig_verify_bytes(pk, (const uint8_t *)mtext, mlen, path, tc, tc_cap);
     if (rc != RL_OK) {
         err_wrap(RL_EINTEGRITY, "snapshot manifest.json: ");
         rc = RL_EINTEGRITY;

@@ -604,6 +604,29 @@ static void test_verify_file_errors(void **state)
     assert_int_equal(minisig_verify_file(&f->pk, data, NULL, 0), RL_EINTEGRITY);
 }
 
+/* minisig_verify_bytes checks the bytes the caller holds, not the file as it is now: a
+ * file swapped between the read and the check cannot slip other bytes past it. */
+static void test_verify_bytes(void **state)
+{
+    fixture *f = *state;
+    char data[512];
+    char tc[256];
+    tmp_path(f, data, sizeof data, "b.txt");
+    write_file(data, DATA, DATA_LEN);
+    assert_int_equal(minisig_verify_bytes(&f->pk, (const uint8_t *)DATA, DATA_LEN, data, tc,
+                                          sizeof tc),
+                     RL_EINTEGRITY); /* no signature yet */
+    assert_int_equal(minisig_sign_file(f->sk, data, "bytes"), 0);
+    write_file(data, "swapped", 7);
+    assert_int_equal(minisig_verify_bytes(&f->pk, (const uint8_t *)DATA, DATA_LEN, data, tc,
+                                          sizeof tc),
+                     0);
+    assert_string_equal(tc, "bytes");
+    assert_int_equal(minisig_verify_bytes(&f->pk, (const uint8_t *)"swapped", 7, data, tc,
+                                          sizeof tc),
+                     RL_EINTEGRITY);
+}
+
 /* --- key files --------------------------------------------------------------------- */
 
 static void test_pubkey_parse(void **state)
@@ -804,6 +827,7 @@ int main(void)
         cmocka_unit_test(test_wrong_key),
         cmocka_unit_test(test_malformed_signature_files),
         cmocka_unit_test(test_base64_high_bytes),
+        cmocka_unit_test(test_verify_bytes),
         cmocka_unit_test(test_verify_file_errors),
         cmocka_unit_test(test_pubkey_parse),
         cmocka_unit_test(test_seckey_files),
