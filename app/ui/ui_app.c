@@ -9,6 +9,7 @@
 
 #include "common/err.h"
 #include "payrun/payrun.h"
+#include "signing/signing.h"
 #include "snapshot/snapshot.h"
 #include "token/usbtoken.h"
 #include "ui/ui_app.h"
@@ -116,6 +117,20 @@ static const char *role_label(vault_role r)
     case VAULT_ROLE_ADMIN: return en ? "administrator" : "administratör";
     }
     return "?";
+}
+
+int ui_require_signer(ui_session *s, const char *title, minisig_pubkey *pk)
+{
+    int rc = signing_pubkey(s->v, pk, NULL, 0);
+    if (rc == RL_EDATA) {
+        err_clear();
+        return ui_message(title, ui_t(T_NO_KEY), 1) == UI_QUIT ? UI_QUIT : 1;
+    }
+    if (rc != RL_OK)
+        return ui_show_error(rc) == UI_QUIT ? UI_QUIT : 1;
+    if (vault_operator_role(s->v) != VAULT_ROLE_APPROVER)
+        return ui_message(title, ui_t(T_NEED_APPROVER), 1) == UI_QUIT ? UI_QUIT : 1;
+    return 0;
 }
 
 void ui_session_title(const ui_session *s, const char *screen, char *out, size_t cap)

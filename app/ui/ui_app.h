@@ -44,6 +44,11 @@ int ui_session_login(ui_session *s, const char *name, const char *pass, size_t l
 /* Title text "Screen — operator (role)". */
 void ui_session_title(const ui_session *s, const char *screen, char *out, size_t cap);
 
+/* Before a screen that signs with the appliance key (payment file, journal): the key
+ * ceremony has been held and the operator is an approver. 0 if so (*pk gets the current
+ * public key); else the reason was shown and 1 is returned (go back), or UI_QUIT. */
+int ui_require_signer(ui_session *s, const char *title, minisig_pubkey *pk);
+
 /* Spaces to pad s (UTF-8) to w columns, for "%s%*s" (s, ui_padw(s, w), ""): printf's
  * widths count bytes, and å, ä, ö are two. */
 int ui_padw(const char *s, int w);

@@ -80,15 +80,9 @@ int ui_screen_journal(ui_session *s)
     char title[200];
     ui_session_title(s, ui_t(T_MENU_JOURNAL), title, sizeof title);
     minisig_pubkey pk;
-    int rc = signing_pubkey(s->v, &pk, NULL, 0);
-    if (rc == RL_EDATA) {
-        err_clear();
-        return ui_message(title, ui_t(T_NO_KEY), 1) == UI_QUIT ? UI_QUIT : UI_BACK;
-    }
-    if (rc != RL_OK)
-        return ui_show_error(rc) == UI_QUIT ? UI_QUIT : UI_BACK;
-    if (vault_operator_role(s->v) != VAULT_ROLE_APPROVER)
-        return ui_message(title, ui_t(T_NEED_APPROVER), 1) == UI_QUIT ? UI_QUIT : UI_BACK;
+    int rc = ui_require_signer(s, title, &pk);
+    if (rc != 0)
+        return rc == UI_QUIT ? UI_QUIT : UI_BACK;
 
     ui_secret pass;
     if (ui_secret_init(&pass, 1024) != 0)

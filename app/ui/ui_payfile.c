@@ -264,15 +264,9 @@ int ui_screen_payfile(ui_session *s, int64_t id, const char *status)
     if (strcmp(status, "approved") != 0)
         return ui_message(title, ui_t(T_NOT_RELEASED), 1) == UI_QUIT ? UI_QUIT : UI_BACK;
     minisig_pubkey pk;
-    int rc = signing_pubkey(s->v, &pk, NULL, 0);
-    if (rc == RL_EDATA) {
-        err_clear();
-        return ui_message(title, ui_t(T_NO_KEY), 1) == UI_QUIT ? UI_QUIT : UI_BACK;
-    }
-    if (rc != RL_OK)
-        return ui_show_error(rc) == UI_QUIT ? UI_QUIT : UI_BACK;
-    if (vault_operator_role(s->v) != VAULT_ROLE_APPROVER)
-        return ui_message(title, ui_t(T_NEED_APPROVER), 1) == UI_QUIT ? UI_QUIT : UI_BACK;
+    int rc = ui_require_signer(s, title, &pk);
+    if (rc != 0)
+        return rc == UI_QUIT ? UI_QUIT : UI_BACK;
 
     ui_secret pass;
     if (ui_secret_init(&pass, 1024) != 0)
