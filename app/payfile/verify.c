@@ -279,8 +279,7 @@ int payfile_verify(const char *path, const minisig_pubkey *pk, const char *xsd_d
     xmlDocPtr doc = NULL;
     walk w = {.label = path};
     memset(out, 0, sizeof *out);
-    for (int i = 0; i < 8; i++)
-        snprintf(out->key_id + 2 * i, 3, "%02X", pk->key_id[7 - i]);
+    minisig_key_id_hex(pk->key_id, out->key_id);
     if ((size_t)snprintf(sig_path, sizeof sig_path, "%s.minisig", path) >= sizeof sig_path)
         return err_set(RL_EUSAGE, "%s: path too long", path);
 

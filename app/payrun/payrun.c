@@ -16,6 +16,7 @@
 #include "common/fileio.h"
 #include "common/json.h"
 #include "rules/rules.h"
+#include "vault/keyconf.h"
 #include "sig/minisig.h"
 
 #define MAX_LINES 64
@@ -1064,13 +1065,9 @@ static int engine_open(vault *v, const payrun_params *p, engine *en)
 {
     memset(en, 0, sizeof *en);
     /* The rules: verified against the vault's rules key before anything runs. */
-    char key_text[1024];
     minisig_pubkey pk;
-    int rc = vault_config_get(v, "rules_pubkey", key_text, sizeof key_text);
-    if (rc == RL_EDATA)
-        return err_set(RL_EDATA, "no pay-rules key is configured: an administrator sets it with "
-                                 "'config set-rules-key FILE'");
-    if (rc != RL_OK || (rc = minisig_pubkey_parse(key_text, strlen(key_text), &pk)) != RL_OK)
+    int rc = keyconf_get(v, KEYCONF_RULES, &pk);
+    if (rc != RL_OK)
         return rc;
     rules_limits lim = {p->max_instructions ? p->max_instructions : RULES_DEFAULT_INSTRUCTIONS,
                         p->max_memory ? p->max_memory : RULES_DEFAULT_MEMORY,

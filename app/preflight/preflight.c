@@ -19,6 +19,7 @@
 #include "sig/minisig.h"
 #include "signing/signing.h"
 #include "token/usbtoken.h"
+#include "vault/keyconf.h"
 #include "vault/vault.h"
 
 #define SYSFS_NET "/sys/class/net"
@@ -412,24 +413,23 @@ static void check_audit_time(report *r, const preflight_opts *o, vault *v)
         line(r, PF_OK, "audit time", "the last audit entry (%s) is not after the clock", at);
 }
 
-/* Parses a stored key; 1 if present and sound, 0 if absent, -1 if damaged. */
-static int config_key(vault *v, const char *key, char id[17])
+/* Parses a stored key into *pk; 1 if present and sound, 0 if absent, -1 if damaged. */
+static int config_key(vault *v, const char *key, minisig_pubkey *pk, char id[17])
 {
     char text[1024];
-    minisig_pubkey pk;
     if (vault_config_get(v, key, text, sizeof text) != RL_OK)
         return 0;
-    if (minisig_pubkey_parse(text, strlen(text), &pk) != RL_OK)
+    if (minisig_pubkey_parse(text, strlen(text), pk) != RL_OK)
         return -1;
-    for (int i = 0; i < 8; i++)
-        snprintf(id + 2 * i, 3, "%02X", pk.key_id[7 - i]);
+    minisig_key_id_hex(pk->key_id, id);
     return 1;
 }
 
 static void check_keys(report *r, vault *v, const char *rules_path)
 {
     char id[17];
-    int k = config_key(v, "export_pubkey", id);
+    minisig_pubkey pk;
+    int k = config_key(v, KEYCONF_EXPORT, &pk, id);
     if (k > 0)
         line(r, PF_OK, "export key", "the snapshot export key is set (key id %s)", id);
     else
@@ -442,8 +442,7 @@ static void check_keys(report *r, vault *v, const char *rules_path)
     char sk_text[1024];
     int rc = signing_pubkey(v, &sk_pub, sk_text, sizeof sk_text);
     if (rc == RL_OK) {
-        for (int i = 0; i < 8; i++)
-            snprintf(id + 2 * i, 3, "%02X", sk_pub.key_id[7 - i]);
+        minisig_key_id_hex(sk_pub.key_id, id);
         line(r, PF_OK, "signing key", "the appliance signing key exists (key id %s)", id);
     } else if (rc == RL_EDATA) {
         line(r, PF_FAIL, "signing key", "the appliance has no signing key: no payment file can "
@@ -453,9 +452,7 @@ static void check_keys(report *r, vault *v, const char *rules_path)
         line(r, PF_FAIL, "signing key", "%s", err_msg());
     }
 
-    char text[1024];
-    minisig_pubkey pk;
-    k = config_key(v, "rules_pubkey", id);
+    k = config_key(v, KEYCONF_RULES, &pk, id);
     if (k <= 0) {
         line(r, PF_FAIL, "rules key", "%s: no pay run can be created; an administrator runs "
                                       "'config set-rules-key FILE'",
@@ -464,9 +461,6 @@ static void check_keys(report *r, vault *v, const char *rules_path)
         return;
     }
     line(r, PF_OK, "rules key", "the pay-rules key is set (key id %s)", id);
-    if (vault_config_get(v, "rules_pubkey", text, sizeof text) != RL_OK ||
-        minisig_pubkey_parse(text, strlen(text), &pk) != RL_OK)
-        return; /* config_key just read it */
     rc = minisig_verify_file(&pk, rules_path, NULL, 0);
     if (rc == RL_OK) {
         line(r, PF_OK, "rules file", "%s: signature valid for the pay-rules key", rules_path);

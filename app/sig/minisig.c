@@ -815,6 +815,16 @@ cleanup:
     return rc;
 }
 
+void minisig_key_id_hex(const uint8_t key_id[8], char out[17])
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (int i = 0; i < 8; i++) {
+        out[2 * i] = hex[key_id[7 - i] >> 4];
+        out[2 * i + 1] = hex[key_id[7 - i] & 15];
+    }
+    out[16] = '\0';
+}
+
 int minisig_verify_bytes(const minisig_pubkey *pk, const uint8_t *data, size_t len,
                          const char *path, char *tc, size_t tc_cap)
 {

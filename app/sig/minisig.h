@@ -33,6 +33,10 @@ typedef struct {
 /* A secret key lives in sodium_malloc'd memory; free with minisig_seckey_free. */
 typedef struct minisig_seckey minisig_seckey;
 
+/* A key id as minisign prints it (the 8 bytes as a little-endian number, 16 upper-case hex
+ * digits): what operators compare between the appliance, the bank and a token. */
+void minisig_key_id_hex(const uint8_t key_id[8], char out[17]);
+
 /* Parses a public key file's text (two lines) or a bare base64 line. */
 int minisig_pubkey_parse(const char *text, size_t len, minisig_pubkey *out)
     __attribute__((warn_unused_result));

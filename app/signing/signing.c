@@ -210,9 +210,7 @@ int signing_key_create(signing_session *s, char *pub_text, size_t pub_cap)
     crypto_sign_keypair(pk.pk, sk);
     memcpy(pk.key_id, key_id, 8);
     char kid[17];
-    /* The key id as minisign prints it: the 8 bytes as a little-endian number. */
-    for (int i = 0; i < 8; i++)
-        snprintf(kid + 2 * i, 3, "%02X", key_id[7 - i]);
+    minisig_key_id_hex(key_id, kid);
     if ((rc = minisig_seckey_from_raw(sk, key_id, &key)) != RL_OK ||
         (rc = key_payload(sk, key_id, &payload)) != RL_OK ||
         (rc = minisig_pubkey_format(&pk, "Reservlon appliance signing key", pub_text, pub_cap)))
@@ -311,8 +309,7 @@ int signing_unlock(signing_session *s)
     minisig_pubkey mine;
     char kid[17];
     minisig_seckey_pubkey(s->key, &mine);
-    for (int i = 0; i < 8; i++)
-        snprintf(kid + 2 * i, 3, "%02X", mine.key_id[7 - i]);
+    minisig_key_id_hex(mine.key_id, kid);
     if (strcmp(kid, s->key_id) != 0) {
         rc = err_set(RL_EINTEGRITY, "the signing key's seal holds another key than %s",
                      s->key_id);

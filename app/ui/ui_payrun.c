@@ -30,18 +30,6 @@ static const char *status_label(const char *st)
 
 /* --- creation ------------------------------------------------------------------------- */
 
-static int yes(const char *v)
-{
-    return strcmp(v, "j") == 0 || strcmp(v, "J") == 0 || strcmp(v, "y") == 0 ||
-           strcmp(v, "Y") == 0 || strcmp(v, "ja") == 0 || strcmp(v, "yes") == 0;
-}
-
-static int no(const char *v)
-{
-    return strcmp(v, "n") == 0 || strcmp(v, "N") == 0 || strcmp(v, "nej") == 0 ||
-           strcmp(v, "no") == 0;
-}
-
 static int check_create(void *ctx, const char *name, const char *value, char *msg, size_t cap)
 {
     (void)ctx;
@@ -59,7 +47,7 @@ static int check_create(void *ctx, const char *name, const char *value, char *ms
             snprintf(msg, cap, "%s", ui_t(T_POLICY_BAD));
             return 1;
         }
-    } else if (strcmp(name, "pending") == 0 && !yes(value) && !no(value)) {
+    } else if (strcmp(name, "pending") == 0 && ui_answer(value) < 0) {
         snprintf(msg, cap, "%s", ui_t(T_YESNO_BAD));
         return 1;
     }
@@ -130,7 +118,7 @@ static int create(ui_session *s)
         payrun_params p = {.period = per,
                            .pay_date = date,
                            .policy = policy,
-                           .include_pending = yes(pend),
+                           .include_pending = ui_answer(pend) == 1,
                            .rules_path = RL_RULES_DIR "/payroll.lua"};
         int64_t id = 0;
         ui_busy(ui_t(T_COMPUTING));
