@@ -3,11 +3,13 @@
  * Three phases, so that a refusal leaves nothing behind: (1) read and check everything
  * (the pay run's status, the options, every person's net and account) without writing;
  * (2) inside one vault transaction take the next MsgId number, build the XML in memory and
- * record an audit entry carrying the file's SHA-256; (3) write the file atomically and
- * commit. If the commit fails the file is removed again, so a file on disk always has its
- * MsgId recorded in the vault (and a MsgId is never issued twice). */
+ * sign it; (3) write the file atomically, read it back and verify it, then record the
+ * audit entry carrying the file's SHA-256 and commit. If anything fails before the commit
+ * the files are removed again, so a file on disk always has its MsgId recorded in the vault
+ * (and a MsgId is never issued twice). */
 #include "payfile/payfile.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -237,6 +239,11 @@ static void col_copy(char *dst, size_t cap, sqlite3_stmt *st, int i)
     dst[n] = '\0';
 }
 
+/* The XML of the payments is built on a second thread while the payees are still being read
+ * (see "the payments' XML, built alongside" below). */
+typedef struct builder builder;
+static void builder_publish(builder *w, size_t ready, bool end);
+
 typedef struct {
     vault *v;
     const payfile_profile *prof;
@@ -256,6 +263,7 @@ typedef struct {
     char given[256], family[256], clr[32], acc[64], iban[64];
     char (*banked)[13];
     size_t nbanked;
+    builder *w; /* given the payees as they are accepted (NULL: nobody builds) */
 } lookup;
 
 static bool in_sorted(char (*a)[13], size_t n, const char *pnr)
@@ -378,6 +386,9 @@ static int finish_person(lookup *L, payees *ps, payee *cur, int64_t n_emps)
     if (rc != RL_OK)
         return rc;
     if (ps->n == ps->cap) {
+        if (L->w) /* the builder reads the array: it cannot move (reserve_payees sized it) */
+            return err_set(RL_EDATA, "employment %s: the pay run pays more people than it has "
+                                     "employments: the vault is inconsistent", cur->first_emp);
         size_t cap = ps->cap ? ps->cap * 2 : 64;
         payee *p = realloc(ps->p, cap * sizeof *p);
         if (p == NULL)
@@ -386,6 +397,32 @@ static int finish_person(lookup *L, payees *ps, payee *cur, int64_t n_emps)
         ps->cap = cap;
     }
     ps->p[ps->n++] = *cur;
+    if (L->w && ps->n % 256 == 0)
+        builder_publish(L->w, ps->n, false);
+    return RL_OK;
+}
+
+static int reserve_payees(vault *v, int64_t run, payees *ps)
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(vault_db(v), "SELECT employments FROM payruns WHERE id = ?1",
+                                 -1, &st, NULL);
+    int64_t n = 0;
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, run);
+        if ((src = sqlite3_step(st)) == SQLITE_ROW)
+            n = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        return vault_sql_error(v, src, "reading the pay run");
+    if (n <= 0 || (uint64_t)n > SIZE_MAX / sizeof *ps->p || (size_t)n <= ps->cap)
+        return RL_OK; /* finish_person grows the array if this was no guide */
+    payee *p = realloc(ps->p, (size_t)n * sizeof *p);
+    if (p == NULL)
+        return err_set(RL_ENOMEM, "out of memory reading the pay run");
+    ps->p = p;
+    ps->cap = (size_t)n;
     return RL_OK;
 }
 
@@ -460,6 +497,10 @@ static int load_payees(lookup *L, int64_t run, payees *ps)
         goto cleanup;
     }
     sqlite3_bind_int64(q, 1, run);
+    /* Room for everyone at once: at most one payee per employment in the run (growing by
+     * doubling copied ~34 MB at 100,000 and faulted the pages in twice). */
+    if ((rc = reserve_payees(L->v, run, ps)) != RL_OK)
+        goto cleanup;
     payee cur;
     memset(&cur, 0, sizeof cur);
     int64_t n_emps = 0;
@@ -549,18 +590,60 @@ static int e2e_key(vault *v, bool create, uint8_t key[32])
     return rc;
 }
 
+/* The HMAC state after the key: the same for every id of a file, so it is computed once
+ * (a 100,000-payment file then costs two SHA-256 blocks an id instead of four). */
+static void e2e_prepare(const uint8_t key[32], crypto_auth_hmacsha256_state *st)
+{
+    crypto_auth_hmacsha256_init(st, key, 32);
+}
+
+/* "RL<run>-<first 12 hex digits of HMAC-SHA-256(key, "<pnr>|<run>")>"; the 48 bits also
+ * come back in *tag (for the uniqueness check). */
+static void e2e_from(const crypto_auth_hmacsha256_state *keyed, int64_t run, const char *pnr,
+                     char out[36], uint64_t *tag)
+{
+    static const char hexd[] = "0123456789abcdef";
+    char runs[24], msg[64];
+    size_t rn = 0, pn = strnlen(pnr, 24);
+    unsigned long long r = (unsigned long long)(run < 0 ? -run : run);
+    do {
+        runs[sizeof runs - 1 - rn++] = (char)('0' + r % 10);
+        r /= 10;
+    } while (r != 0 && rn < sizeof runs - 1);
+    if (run < 0)
+        runs[sizeof runs - 1 - rn++] = '-';
+    const char *rs = runs + sizeof runs - rn;
+    memcpy(msg, pnr, pn);
+    msg[pn] = '|';
+    memcpy(msg + pn + 1, rs, rn);
+    uint8_t mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state st = *keyed;
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)msg, pn + 1 + rn);
+    crypto_auth_hmacsha256_final(&st, mac);
+    sodium_memzero(&st, sizeof st);
+    size_t o = 0;
+    out[o++] = 'R';
+    out[o++] = 'L';
+    memcpy(out + o, rs, rn); /* at most 20 characters: 2 + 20 + 1 + 12 < 36 */
+    o += rn;
+    out[o++] = '-';
+    uint64_t t = 0;
+    for (size_t i = 0; i < 6; i++) {
+        out[o++] = hexd[mac[i] >> 4];
+        out[o++] = hexd[mac[i] & 15];
+        t = t << 8 | mac[i];
+    }
+    out[o] = '\0';
+    if (tag)
+        *tag = t;
+}
+
 static void e2e_make(const uint8_t key[32], int64_t run, const char *pnr, char out[36])
 {
-    char msg[64];
-    int n = snprintf(msg, sizeof msg, "%s|%lld", pnr, (long long)run);
-    uint8_t mac[crypto_auth_hmacsha256_BYTES];
     crypto_auth_hmacsha256_state st;
-    crypto_auth_hmacsha256_init(&st, key, 32);
-    crypto_auth_hmacsha256_update(&st, (const unsigned char *)msg, (unsigned long long)n);
-    crypto_auth_hmacsha256_final(&st, mac);
-    char hex[2 * sizeof mac + 1];
-    sodium_bin2hex(hex, sizeof hex, mac, sizeof mac);
-    snprintf(out, 36, "RL%lld-%.12s", (long long)run, hex);
+    e2e_prepare(key, &st);
+    e2e_from(&st, run, pnr, out, NULL);
+    sodium_memzero(&st, sizeof st);
 }
 
 int payfile_e2e_key(vault *v, uint8_t key[32]) { return e2e_key(v, false, key); }
@@ -580,7 +663,11 @@ int payfile_end_to_end_id(vault *v, int64_t payrun_id, const char *pnr, char out
     return rc;
 }
 
-static int cmp_e2e(const void *a, const void *b) { return strcmp(a, b); }
+static int cmp_tag(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
 
 /* --- option checks ----------------------------------------------------------------------------- */
 
@@ -682,7 +769,8 @@ typedef struct {
     int64_t total;
 } doc;
 
-static void build(buf *b, const doc *x)
+/* Everything before the first payment. */
+static void build_head(buf *b, const doc *x)
 {
     bool v09 = x->o->format == PAYFILE_PAIN001_09;
     char amt[32];
@@ -728,37 +816,210 @@ static void build(buf *b, const doc *x)
     else
         b_str(b, "<FinInstnId><Othr><Id>NOTPROVIDED</Id></Othr></FinInstnId>");
     b_str(b, "</DbtrAgt>\n");
+}
 
-    char rmtinf[64];
-    snprintf(rmtinf, sizeof rmtinf, "<RmtInf><Ustrd>L\xc3\xb6n %s</Ustrd></RmtInf>", x->period);
-    for (size_t i = 0; i < x->ps->n; i++) {
-        const payee *p = &x->ps->p[i];
-        field_money_format(p->net, amt);
-        b_str(b, "<CdtTrfTxInf><PmtId>");
-        b_el(b, "EndToEndId", p->e2e);
-        b_str(b, "</PmtId><Amt><InstdAmt Ccy=\"SEK\">");
-        b_str(b, amt);
-        b_str(b, "</InstdAmt></Amt>");
-        if (!p->is_iban) {
-            b_str(b, "<CdtrAgt>");
-            b_clearing_agent(b, p->clearing);
-            b_str(b, "</CdtrAgt>");
-        }
-        /* Name only: no PstlAdr for anyone, so a protected identity's address can never
-         * leave the appliance (the schema makes the address optional). */
-        b_str(b, "<Cdtr>");
-        b_el(b, "Nm", p->name);
-        b_str(b, "</Cdtr><CdtrAcct><Id>");
-        if (p->is_iban)
-            b_el(b, "IBAN", p->iban);
-        else
-            b_bban(b, x->prof, p->clearing, p->account);
-        b_str(b, "</Id></CdtrAcct>");
-        if (x->prof->rmtinf_allowed)
-            b_str(b, rmtinf);
-        b_str(b, "</CdtTrfTxInf>\n");
+/* One payment. */
+static void build_tx(buf *b, const payfile_profile *prof, const char *rmtinf, const payee *p)
+{
+    char amt[32];
+    field_money_format(p->net, amt);
+    b_str(b, "<CdtTrfTxInf><PmtId>");
+    b_el(b, "EndToEndId", p->e2e);
+    b_str(b, "</PmtId><Amt><InstdAmt Ccy=\"SEK\">");
+    b_str(b, amt);
+    b_str(b, "</InstdAmt></Amt>");
+    if (!p->is_iban) {
+        b_str(b, "<CdtrAgt>");
+        b_clearing_agent(b, p->clearing);
+        b_str(b, "</CdtrAgt>");
     }
-    b_str(b, "</PmtInf>\n</CstmrCdtTrfInitn>\n</Document>\n");
+    /* Name only: no PstlAdr for anyone, so a protected identity's address can never
+     * leave the appliance (the schema makes the address optional). */
+    b_str(b, "<Cdtr>");
+    b_el(b, "Nm", p->name);
+    b_str(b, "</Cdtr><CdtrAcct><Id>");
+    if (p->is_iban)
+        b_el(b, "IBAN", p->iban);
+    else
+        b_bban(b, prof, p->clearing, p->account);
+    b_str(b, "</Id></CdtrAcct>");
+    if (prof->rmtinf_allowed)
+        b_str(b, rmtinf);
+    b_str(b, "</CdtTrfTxInf>\n");
+}
+
+static const char DOC_TAIL[] = "</PmtInf>\n</CstmrCdtTrfInitn>\n</Document>\n";
+
+/* --- the payments' XML, built alongside ---------------------------------------------------
+ * Reading the pay run (one thread: the database) and building the payments' XML with their
+ * EndToEndIds take about as long each at 100,000 payments; the builder takes each payee as
+ * soon as load_payees accepted it, so the two overlap on a 2-core workstation. The header,
+ * which needs the count and the total, is built last into room kept before the payments. */
+
+#define HEAD_ROOM 8192 /* the header is at most ~2 KiB (bounded names and ids, escaped) */
+
+struct builder {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    const payees *ps;   /* its array never moves while the builder runs (see finish_person) */
+    size_t ready;       /* payees accepted so far */
+    bool end, stop;     /* no more will come / give up */
+    buf body;           /* HEAD_ROOM bytes kept, then the payments */
+    const crypto_auth_hmacsha256_state *keyed;
+    int64_t run;
+    uint64_t *tags;     /* each payment's EndToEndId as a number, for the uniqueness check */
+    const payfile_profile *prof;
+    char rmtinf[64];
+    pthread_t thread;
+    bool running;
+};
+
+static void builder_publish(builder *w, size_t ready, bool end)
+{
+    pthread_mutex_lock(&w->mu);
+    w->ready = ready;
+    w->end = w->end || end;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void *builder_main(void *arg)
+{
+    builder *w = arg;
+    size_t done = 0;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        while (w->ready == done && !w->end)
+            pthread_cond_wait(&w->cv, &w->mu);
+        size_t ready = w->ready;
+        bool end = w->end, stop = w->stop;
+        pthread_mutex_unlock(&w->mu);
+        if (stop)
+            break;
+        for (; done < ready; done++) {
+            payee *p = &w->ps->p[done];
+            e2e_from(w->keyed, w->run, p->pnr, p->e2e, &w->tags[done]);
+            build_tx(&w->body, w->prof, w->rmtinf, p);
+        }
+        if (end)
+            break;
+    }
+    return NULL;
+}
+
+/* Room for n payments: their tags, and one allocation for the document (about 450 bytes a
+ * payment: growing it by doubling copied and faulted in twice the memory), HEAD_ROOM
+ * bytes kept in front for the header. */
+static int builder_room(builder *w, size_t n)
+{
+    if (n > (SIZE_MAX - HEAD_ROOM - sizeof DOC_TAIL) / 512)
+        return err_set(RL_ENOMEM, "out of memory building the payment file");
+    uint64_t *t = realloc(w->tags, (n ? n : 1) * sizeof *t);
+    if (t == NULL)
+        return err_set(RL_ENOMEM, "out of memory building the payment file");
+    w->tags = t;
+    size_t cap = HEAD_ROOM + n * 512 + sizeof DOC_TAIL;
+    if (cap > w->body.cap) {
+        char *p = realloc(w->body.p, cap);
+        if (p == NULL)
+            return err_set(RL_ENOMEM, "out of memory building the payment file");
+        w->body.p = p;
+        w->body.cap = cap;
+    }
+    if (w->body.n < HEAD_ROOM)
+        w->body.n = HEAD_ROOM;
+    return RL_OK;
+}
+
+/* Waits for the builder to finish (or to stop, if stop); safe to call again. */
+static void builder_join(builder *w, bool stop)
+{
+    if (!w->running)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = w->stop || stop;
+    w->end = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    w->running = false;
+}
+
+/* --- the document's SHA-256 on a second thread --------------------------------------------- */
+
+typedef struct {
+    const char *p;
+    size_t n;
+    uint8_t sha256[crypto_hash_sha256_BYTES];
+    pthread_t thread;
+    bool running;
+} hash_job;
+
+static void *hash_main(void *arg)
+{
+    hash_job *j = arg;
+    crypto_hash_sha256(j->sha256, (const unsigned char *)j->p, j->n);
+    return NULL;
+}
+
+static void hash_start(hash_job *j, const char *p, size_t n)
+{
+    j->p = p;
+    j->n = n;
+    j->running = pthread_create(&j->thread, NULL, hash_main, j) == 0;
+    if (!j->running) /* no thread to be had: hash here instead */
+        hash_main(j);
+}
+
+/* Waits for the hash if it runs on its own thread; safe to call again (cleanup paths). */
+static int hash_join(hash_job *j)
+{
+    if (!j->running)
+        return RL_OK;
+    j->running = false;
+    if (pthread_join(j->thread, NULL) != 0)
+        return err_set(RL_EIO, "hashing the payment file failed");
+    return RL_OK;
+}
+
+/* The file written (and synced) on a third thread while the signature is computed: the
+ * write is mostly the disk's time. Its error message is carried back (err is per thread). */
+typedef struct {
+    const char *path, *p;
+    size_t n;
+    int rc;
+    char msg[512];
+    pthread_t thread;
+    bool running;
+} write_job;
+
+static void *write_main(void *arg)
+{
+    write_job *j = arg;
+    j->rc = file_write_atomic(j->path, j->p, j->n, 0600);
+    if (j->rc != RL_OK)
+        snprintf(j->msg, sizeof j->msg, "%s", err_msg());
+    return NULL;
+}
+
+static void write_start(write_job *j, const char *path, const char *p, size_t n)
+{
+    j->path = path;
+    j->p = p;
+    j->n = n;
+    j->running = pthread_create(&j->thread, NULL, write_main, j) == 0;
+    if (!j->running)
+        write_main(j);
+}
+
+static int write_join(write_job *j)
+{
+    if (j->running) {
+        j->running = false;
+        if (pthread_join(j->thread, NULL) != 0)
+            return err_set(RL_EIO, "%s: writing the payment file failed", j->path);
+    }
+    return j->rc == RL_OK ? RL_OK : err_set(j->rc, "%s", j->msg);
 }
 
 /* --- the whole write ------------------------------------------------------------------------- */
@@ -846,8 +1107,11 @@ int payfile_write(vault *v, int64_t payrun_id, const payfile_options *o, const c
                   payfile_summary *sum)
 {
     payees ps = {0};
-    buf b = {0};
-    char(*ids)[36] = NULL;
+    crypto_auth_hmacsha256_state keyed;
+    hash_job hj = {0};
+    write_job wj = {0};
+    builder w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    buf head = {0};
     uint8_t key[32];
     bool in_tx = false, written = false;
     char sig[MINISIG_SIG_TEXT_MAX], sig_path[4200] = "";
@@ -885,8 +1149,39 @@ int payfile_write(vault *v, int64_t payrun_id, const payfile_options *o, const c
     lookup L = {.v = v, .prof = prof, .pay_date = pay_date,
                 .ceiling = o->ceiling_ore ? o->ceiling_ore : PAYFILE_DEFAULT_CEILING_ORE,
                 .leave_out = o->leave_out_unpayable, .report = o->report};
+
+    /* The EndToEndId key may be created here: the transaction begins before the payees are
+     * read, so that the builder has it; nothing is kept if anything below refuses. */
+    if ((rc = vault_begin(v)) != RL_OK)
+        goto cleanup;
+    in_tx = true;
+    if ((rc = e2e_key(v, true, key)) != RL_OK)
+        goto cleanup;
+    e2e_prepare(key, &keyed);
+    w.ps = &ps;
+    w.keyed = &keyed;
+    w.run = payrun_id;
+    w.prof = prof;
+    snprintf(w.rmtinf, sizeof w.rmtinf, "<RmtInf><Ustrd>L\xc3\xb6n %s</Ustrd></RmtInf>", period);
+    if ((rc = reserve_payees(v, payrun_id, &ps)) != RL_OK ||
+        (rc = builder_room(&w, ps.cap)) != RL_OK)
+        goto cleanup;
+    if (ps.cap > 0 && pthread_create(&w.thread, NULL, builder_main, &w) == 0) {
+        w.running = true;
+        L.w = &w;
+    }
     if ((rc = load_payees(&L, payrun_id, &ps)) != RL_OK)
         goto cleanup;
+    if (w.running) {
+        builder_publish(&w, ps.n, true);
+        builder_join(&w, false);
+    } else { /* no second thread (or no size known in advance): the same work here */
+        if ((rc = builder_room(&w, ps.n)) != RL_OK)
+            goto cleanup;
+        w.ready = ps.n;
+        w.end = true;
+        builder_main(&w);
+    }
     if (ps.n == 0) {
         rc = err_set(RL_EDATA, "pay run %lld pays nobody: no payment file", (long long)payrun_id);
         goto cleanup;
@@ -894,29 +1189,16 @@ int payfile_write(vault *v, int64_t payrun_id, const payfile_options *o, const c
     int64_t total = 0;
     for (size_t i = 0; i < ps.n; i++)
         total += ps.p[i].net; /* each <= 4 * FIELD_MAX_ORE: no overflow below 10^6 persons */
-
-    /* Phase 2: identifiers, the document and its audit entry in one transaction. */
-    if ((rc = vault_begin(v)) != RL_OK)
-        goto cleanup;
-    in_tx = true;
-    if ((rc = e2e_key(v, true, key)) != RL_OK)
-        goto cleanup;
-    ids = calloc(ps.n, sizeof *ids);
-    if (ids == NULL) {
-        rc = err_set(RL_ENOMEM, "out of memory");
-        goto cleanup;
-    }
-    for (size_t i = 0; i < ps.n; i++) {
-        e2e_make(key, payrun_id, ps.p[i].pnr, ps.p[i].e2e);
-        memcpy(ids[i], ps.p[i].e2e, sizeof ids[i]);
-    }
-    qsort(ids, ps.n, sizeof *ids, cmp_e2e);
+    /* Every id of the file has the same "RL<run>-" prefix: ids differ iff their tags do. */
+    qsort(w.tags, ps.n, sizeof *w.tags, cmp_tag);
     for (size_t i = 1; i < ps.n; i++)
-        if (strcmp(ids[i - 1], ids[i]) == 0) {
+        if (w.tags[i - 1] == w.tags[i]) {
             /* 48 bits per id: practically impossible, but never send an ambiguous file. */
             rc = err_set(RL_EDATA, "two payments got the same EndToEndId; no file written");
             goto cleanup;
         }
+
+    /* Phase 2: the MsgId, the header before the payments, the signature. */
     char seq_text[32] = "0", vid[80];
     if (vault_config_get(v, "payfile.msgid_seq", seq_text, sizeof seq_text) != RL_OK)
         snprintf(seq_text, sizeof seq_text, "0");
@@ -938,39 +1220,27 @@ int payfile_write(vault *v, int64_t payrun_id, const payfile_options *o, const c
     if ((rc = vault_config_set(v, "payfile.msgid_seq", seq_text)) != RL_OK)
         goto cleanup;
     doc x = {o, prof, &d, sum->msg_id, now, pay_date, period, &ps, total};
-    /* One allocation for the whole document (about 450 bytes a payment): growing it by
-     * doubling copied and faulted in twice the memory. */
-    b.cap = 4096 + ps.n * 512;
-    b.p = malloc(b.cap);
-    if (b.p == NULL) {
+    build_head(&head, &x);
+    b_str(&w.body, DOC_TAIL);
+    if (head.oom || w.body.oom || head.n > HEAD_ROOM) {
         rc = err_set(RL_ENOMEM, "out of memory building the payment file");
         goto cleanup;
     }
-    build(&b, &x);
-    if (b.oom) {
-        rc = err_set(RL_ENOMEM, "out of memory building the payment file");
+    /* The header goes right before the payments, in the room kept for it. */
+    const char *docp = w.body.p + HEAD_ROOM - head.n;
+    size_t docn = w.body.n - (HEAD_ROOM - head.n);
+    memcpy(w.body.p + HEAD_ROOM - head.n, head.p, head.n);
+    /* The file's SHA-256 (for the audit entry and the record) on the second core while this
+     * one signs, writes and reads the file back: the two hashes of 45 MB at 100,000 payments
+     * were a fifth of the time. */
+    hash_start(&hj, docp, docn);
+    int n = snprintf(sig_path, sizeof sig_path, "%s.minisig", out_path);
+    if (n < 0 || (size_t)n >= sizeof sig_path) {
+        rc = err_set(RL_EDATA, "--out path too long");
         goto cleanup;
     }
-    uint8_t h[32];
-    crypto_hash_sha256(h, (const unsigned char *)b.p, b.n);
-    sodium_bin2hex(sum->sha256, sizeof sum->sha256, h, sizeof h);
-    sum->count = ps.n;
-    sum->total_ore = total;
-    sum->left_out = L.left_out;
-    sum->left_out_ore = L.left_out_ore;
-    memcpy(sum->exec_date, pay_date, sizeof sum->exec_date);
-    char detail[600];
-    snprintf(detail, sizeof detail,
-             "payment file for pay run %lld: msgid %s, pain.001.001.%s, profile %s, %zu payments,"
-             " total %lld ore, %llu person(s) left out (no valid account, %lld ore), execution"
-             " date %s, sha256 %s, signed by %s and %s with key %s%s",
-             (long long)payrun_id, sum->msg_id, o->format == PAYFILE_PAIN001_09 ? "09" : "03",
-             prof->name, ps.n, (long long)total, (unsigned long long)L.left_out,
-             (long long)L.left_out_ore, pay_date, sum->sha256, vault_operator(v),
-             signing_second(o->signer), signing_key_id(o->signer), o->drill ? ", drill" : "");
-    if ((rc = vault_audit(v, "payfile.write", detail)) != RL_OK)
-        goto cleanup;
-
+    written = true; /* from here on, a refusal removes both files */
+    write_start(&wj, out_path, docp, docn);
     /* The signature by the two approvers' key, over the bytes about to be written. */
     const minisig_seckey *sk = signing_seckey(o->signer);
     char total_text[32], tc[500], file_kv[80] = "";
@@ -992,28 +1262,48 @@ int payfile_write(vault *v, int64_t payrun_id, const payfile_options *o, const c
              o->drill ? "drill" : "production", seq, file_kv, sum->msg_id, (long long)payrun_id,
              total_text, ps.n, (unsigned long long)L.left_out, pay_date, now, vault_operator(v),
              signing_second(o->signer), signing_key_id(o->signer));
-    if ((rc = minisig_sign(sk, (const uint8_t *)b.p, b.n, tc, sig, sizeof sig)) != RL_OK ||
-        (rc = record_payfile(v, payrun_id, o, prof, sum, now, sig)) != RL_OK)
+    if ((rc = minisig_sign(sk, (const uint8_t *)docp, docn, tc, sig, sizeof sig)) != RL_OK)
         goto cleanup;
 
     /* Phase 3: the file and its signature, read back and verified, then the commit (both
      * are removed if anything fails). */
-    int n = snprintf(sig_path, sizeof sig_path, "%s.minisig", out_path);
-    if (n < 0 || (size_t)n >= sizeof sig_path) {
-        rc = err_set(RL_EDATA, "--out path too long");
-        goto cleanup;
-    }
-    written = true;
     minisig_pubkey pk;
     minisig_seckey_pubkey(sk, &pk);
-    if ((rc = file_write_atomic(out_path, b.p, b.n, 0600)) != RL_OK ||
-        (rc = file_write_atomic(sig_path, sig, strlen(sig), 0600)) != RL_OK ||
+    if ((rc = file_write_atomic(sig_path, sig, strlen(sig), 0600)) != RL_OK ||
+        (rc = write_join(&wj)) != RL_OK ||
         (rc = minisig_verify_file(&pk, out_path, NULL, 0)) != RL_OK)
+        goto cleanup;
+    if ((rc = hash_join(&hj)) != RL_OK)
+        goto cleanup;
+    sodium_bin2hex(sum->sha256, sizeof sum->sha256, hj.sha256, sizeof hj.sha256);
+    sum->count = ps.n;
+    sum->total_ore = total;
+    sum->left_out = L.left_out;
+    sum->left_out_ore = L.left_out_ore;
+    memcpy(sum->exec_date, pay_date, sizeof sum->exec_date);
+    char detail[600];
+    snprintf(detail, sizeof detail,
+             "payment file for pay run %lld: msgid %s, pain.001.001.%s, profile %s, %zu payments,"
+             " total %lld ore, %llu person(s) left out (no valid account, %lld ore), execution"
+             " date %s, sha256 %s, signed by %s and %s with key %s%s",
+             (long long)payrun_id, sum->msg_id, o->format == PAYFILE_PAIN001_09 ? "09" : "03",
+             prof->name, ps.n, (long long)total, (unsigned long long)L.left_out,
+             (long long)L.left_out_ore, pay_date, sum->sha256, vault_operator(v),
+             signing_second(o->signer), signing_key_id(o->signer), o->drill ? ", drill" : "");
+    if ((rc = vault_audit(v, "payfile.write", detail)) != RL_OK)
+        goto cleanup;
+
+    if ((rc = record_payfile(v, payrun_id, o, prof, sum, now, sig)) != RL_OK)
         goto cleanup;
     if ((rc = vault_commit(v)) != RL_OK)
         goto cleanup;
     in_tx = false;
 cleanup:
+    builder_join(&w, true); /* all three before the memory they use is freed */
+    if (hj.running)
+        (void)hash_join(&hj);
+    if (wj.running) /* and before its file is removed */
+        (void)write_join(&wj);
     if (in_tx)
         vault_rollback(v);
     if (rc != RL_OK) {
@@ -1024,8 +1314,10 @@ cleanup:
         memset(sum, 0, sizeof *sum);
     }
     sodium_memzero(key, sizeof key);
-    free(ids);
-    free(b.p);
+    sodium_memzero(&keyed, sizeof keyed);
+    free(w.tags);
+    free(w.body.p);
+    free(head.p);
     free(ps.p);
     return rc;
 }

@@ -385,6 +385,22 @@ static int teardown(void **state)
 
 /* --- tests ------------------------------------------------------------------------------- */
 
+/* EndToEndId = "RL<run>-" + the first 12 hex digits of HMAC-SHA-256(key, "<pnr>|<run>");
+ * the expected values were computed with Python's hmac module, independently of libsodium
+ * and of the prepared-state shortcut the writer uses. */
+static void test_end_to_end_id_vector(void **state)
+{
+    (void)state;
+    uint8_t key[32];
+    for (int i = 0; i < 32; i++)
+        key[i] = (uint8_t)i;
+    char id[36];
+    payfile_e2e_id(key, 42, "199001011234", id);
+    assert_string_equal(id, "RL42-b847626f9233");
+    payfile_e2e_id(key, 1234567890123LL, "197002619999", id);
+    assert_string_equal(id, "RL1234567890123-60c33628a9cf");
+}
+
 static void test_transliterate(void **state)
 {
     (void)state;
@@ -799,6 +815,7 @@ int main(void)
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_end_to_end_id_vector),
         cmocka_unit_test(test_transliterate),
         cmocka_unit_test(test_profiles_are_data),
         cmocka_unit_test(test_write_both_formats),
