@@ -269,8 +269,58 @@ static void audit_hash(const uint8_t prev[32], int64_t seq, const char *at, cons
     crypto_generichash_final(&h, out, 32);
 }
 
+/* "SEQ:HASH" of the newest audit entry, kept in meta beside the commit counter (same
+ * transaction as the entry): an older sealed copy of the audit table's last page, put back
+ * at its place, would otherwise pass as a shorter but intact chain (docs/tamper.md). */
+static void audit_head_text(int64_t seq, const uint8_t hash[32], char out[96])
+{
+    char h[65];
+    hex(hash, 32, h);
+    snprintf(out, 96, "%lld:%s", (long long)seq, h);
+}
+
+/* The newest audit entry must be the one meta names. A vault from before the head was kept
+ * has none until its next audit entry. */
+static int audit_head_check(vault *v)
+{
+    char want[96], have[96] = "0:";
+    int rc = meta_get(v, "audit_head", want, sizeof want);
+    if (rc == RL_EDATA) {
+        err_clear();
+        return RL_OK;
+    }
+    if (rc != RL_OK)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(v->db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+                                 -1, &st, NULL);
+    if (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW &&
+        sqlite3_column_bytes(st, 1) == 32)
+        audit_head_text(sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1), have);
+    sqlite3_finalize(st);
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        return vault_sql_error(v, src, "reading the audit log");
+    if (strcmp(want, have) != 0)
+        return err_set(RL_EINTEGRITY,
+                       "vault integrity failure: the audit log ends at entry %.*s but the vault "
+                       "header names entry %.*s as its newest (part of the database was "
+                       "replaced by an older copy)",
+                       (int)strcspn(have, ":"), have, (int)strcspn(want, ":"), want);
+    return RL_OK;
+}
+
 int vault_audit(vault *v, const char *action, const char *detail)
 {
+    /* The entry and the head in meta go together: in the caller's transaction, or in one of
+     * their own. */
+    if (sqlite3_get_autocommit(v->db)) {
+        int rc = vault_begin(v);
+        if (rc == RL_OK && (rc = vault_audit(v, action, detail)) == RL_OK)
+            return vault_commit(v);
+        if (rc != RL_OK)
+            vault_rollback(v);
+        return rc;
+    }
     sqlite3_stmt *st = NULL;
     uint8_t prev[32] = {0};
     int64_t seq = 1;
@@ -312,7 +362,9 @@ int vault_audit(vault *v, const char *action, const char *detail)
     src = sqlite3_step(st);
     if (src != SQLITE_DONE)
         goto sqlfail;
-    rc = RL_OK;
+    char head[96];
+    audit_head_text(seq, h, head);
+    rc = meta_set(v, "audit_head", head);
     goto cleanup;
 sqlfail:
     rc = vault_sql_error(v, src, "writing the audit log");
@@ -954,7 +1006,8 @@ int vault_open(const char *dir, const char *name, const char *pass, size_t pass_
     }
     if (rc != RL_OK)
         goto cleanup;
-    if ((rc = schema_check(v->db)) != RL_OK || (rc = counter_check(v)) != RL_OK)
+    if ((rc = schema_check(v->db)) != RL_OK || (rc = counter_check(v)) != RL_OK ||
+        (rc = audit_head_check(v)) != RL_OK)
         goto cleanup;
     if ((rc = operator_role(v, name, &v->role)) != RL_OK)
         goto cleanup;
@@ -1100,5 +1153,7 @@ int vault_check(vault *v)
     sqlite3_finalize(st);
     if (rc == RL_OK)
         rc = vault_audit_verify(v, NULL);
+    if (rc == RL_OK)
+        rc = audit_head_check(v);
     return rc;
 }

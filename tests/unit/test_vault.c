@@ -246,6 +246,86 @@ static void test_wal_flip_detected(void **state)
     vault_close(v);
 }
 
+/* Reads a whole file (test sizes: a few pages). */
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    assert_true(n >= 0);
+    rewind(f);
+    unsigned char *b = malloc((size_t)n + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+static void spill(const char *path, const unsigned char *b, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* An older, validly sealed copy of one page put back at its own place: the page seal binds
+ * the page number, not its version. The audit table's last page used to pass (the newest
+ * entries gone, the rest of the chain intact); the audit head kept in meta beside the
+ * commit counter catches it, and an older meta page is behind the commit record. */
+static void test_older_page_put_back_detected(void **state)
+{
+    (void)state;
+    char dir[300], db[320];
+    vpath(dir, sizeof dir, "v");
+    vpath(db, sizeof db, "v/vault.db");
+    size_t old_len, new_len;
+    unsigned char *old = slurp(db, &old_len);
+    vault *v = open_ok(dir, "alice", ADMIN_PASS);
+    assert_int_equal(vault_begin(v), RL_OK);
+    assert_int_equal(vault_audit(v, "test.later", "a later entry"), RL_OK);
+    assert_int_equal(vault_commit(v), RL_OK);
+    /* An entry outside a caller's transaction takes one of its own, head included. */
+    assert_int_equal(vault_audit(v, "test.alone", "an entry on its own"), RL_OK);
+    assert_int_equal(vault_check(v), RL_OK);
+    vault_close(v);
+    unsigned char *cur = slurp(db, &new_len);
+    assert_true(old_len % 4096 == 0 && new_len % 4096 == 0 && old_len <= new_len);
+    unsigned char *mixed = malloc(new_len);
+    assert_non_null(mixed);
+    int differing = 0, by_head = 0;
+    for (size_t p = 0; p < old_len / 4096; p++) {
+        if (memcmp(old + p * 4096, cur + p * 4096, 4096) == 0)
+            continue;
+        differing++;
+        memcpy(mixed, cur, new_len);
+        memcpy(mixed + p * 4096, old + p * 4096, 4096);
+        spill(db, mixed, new_len);
+        v = NULL;
+        int rc = vault_open(dir, "alice", ADMIN_PASS, strlen(ADMIN_PASS), &v);
+        if (rc == RL_OK) {
+            rc = vault_check(v);
+            vault_close(v);
+        }
+        if (rc != RL_EINTEGRITY)
+            fail_msg("older page %zu put back: expected an integrity failure, got %d (%s)", p,
+                     rc, rc ? err_msg() : "accepted");
+        if (strstr(err_msg(), "the audit log ends at entry") != NULL)
+            by_head++;
+    }
+    spill(db, cur, new_len);
+    assert_true(differing >= 2); /* at least meta and the audit table's last page */
+    assert_int_equal(by_head, 1);
+    v = open_ok(dir, "alice", ADMIN_PASS);
+    assert_int_equal(vault_check(v), RL_OK);
+    vault_close(v);
+    free(mixed);
+    free(cur);
+    free(old);
+}
+
 static void test_second_process_refused(void **state)
 {
     (void)state;
@@ -275,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_rolled_back_database_detected),
         cmocka_unit_test(test_database_from_other_vault_or_emptied),
         cmocka_unit_test(test_wal_flip_detected),
+        cmocka_unit_test(test_older_page_put_back_detected),
         cmocka_unit_test(test_second_process_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
