@@ -1110,6 +1110,7 @@ int payfile_write(vault *v, int64_t payrun_id, const payfile_options *o, const c
     crypto_auth_hmacsha256_state keyed;
     hash_job hj = {0};
     write_job wj = {0};
+    uint8_t prehash[MINISIG_PREHASH_BYTES];
     builder w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
     buf head = {0};
     uint8_t key[32];
@@ -1262,7 +1263,8 @@ int payfile_write(vault *v, int64_t payrun_id, const payfile_options *o, const c
              o->drill ? "drill" : "production", seq, file_kv, sum->msg_id, (long long)payrun_id,
              total_text, ps.n, (unsigned long long)L.left_out, pay_date, now, vault_operator(v),
              signing_second(o->signer), signing_key_id(o->signer));
-    if ((rc = minisig_sign(sk, (const uint8_t *)docp, docn, tc, sig, sizeof sig)) != RL_OK)
+    minisig_prehash((const uint8_t *)docp, docn, prehash);
+    if ((rc = minisig_sign_prehash(sk, prehash, tc, sig, sizeof sig)) != RL_OK)
         goto cleanup;
 
     /* Phase 3: the file and its signature, read back and verified, then the commit (both
@@ -1271,7 +1273,8 @@ int payfile_write(vault *v, int64_t payrun_id, const payfile_options *o, const c
     minisig_seckey_pubkey(sk, &pk);
     if ((rc = file_write_atomic(sig_path, sig, strlen(sig), 0600)) != RL_OK ||
         (rc = write_join(&wj)) != RL_OK ||
-        (rc = minisig_verify_file(&pk, out_path, NULL, 0)) != RL_OK)
+        (rc = minisig_verify_written(&pk, out_path, (const uint8_t *)docp, docn, prehash)) !=
+            RL_OK)
         goto cleanup;
     if ((rc = hash_join(&hj)) != RL_OK)
         goto cleanup;

@@ -815,6 +815,73 @@ cleanup:
     return rc;
 }
 
+_Static_assert(MINISIG_PREHASH_BYTES == PREHASH_BYTES, "the prehash is BLAKE2b-512");
+
+void minisig_prehash(const uint8_t *data, size_t len, uint8_t hash[MINISIG_PREHASH_BYTES])
+{
+    prehash(data, len, hash);
+}
+
+int minisig_sign_prehash(const minisig_seckey *sk, const uint8_t hash[MINISIG_PREHASH_BYTES],
+                         const char *trusted_comment, char *out, size_t cap)
+{
+    int rc = sodium_ready();
+    if (rc != RL_OK)
+        return rc;
+    return sign_prehashed(sk, hash, trusted_comment, out, cap);
+}
+
+int minisig_verify_written(const minisig_pubkey *pk, const char *path, const uint8_t *data,
+                           size_t len, const uint8_t hash[MINISIG_PREHASH_BYTES])
+{
+    char spath[4096];
+    char *text = NULL;
+    size_t tlen = 0, off = 0;
+    uint8_t chunk[65536];
+    int rc = sodium_ready();
+    int fd = -1;
+    if (rc != RL_OK)
+        goto cleanup;
+    if ((rc = sig_path(path, spath, sizeof spath)) != RL_OK)
+        goto cleanup;
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        rc = err_set(RL_EIO, "%s: cannot read it back: %s", path, strerror(errno));
+        goto cleanup;
+    }
+    for (;;) {
+        ssize_t m = read(fd, chunk, sizeof chunk);
+        if (m < 0 && errno == EINTR)
+            continue;
+        if (m < 0) {
+            rc = err_set(RL_EIO, "%s: cannot read it back: %s", path, strerror(errno));
+            goto cleanup;
+        }
+        if (m == 0)
+            break;
+        if ((size_t)m > len - off || memcmp(chunk, data + off, (size_t)m) != 0) {
+            rc = err_set(RL_EINTEGRITY, "%s: the file read back differs from what was signed "
+                                        "(at byte %zu)", path, off);
+            goto cleanup;
+        }
+        off += (size_t)m;
+    }
+    if (off != len) {
+        rc = err_set(RL_EINTEGRITY, "%s: the file read back is %zu bytes, %zu were signed",
+                     path, off, len);
+        goto cleanup;
+    }
+    if ((rc = read_sig_file(spath, &text, &tlen)) != RL_OK)
+        goto cleanup;
+    if ((rc = verify_prehashed(pk, hash, text, tlen, NULL, 0)) != RL_OK)
+        err_wrap(rc, "%s: ", spath);
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    free(text);
+    return rc;
+}
+
 void minisig_key_id_hex(const uint8_t key_id[8], char out[17])
 {
     static const char hex[] = "0123456789ABCDEF";

@@ -99,6 +99,25 @@ int minisig_verify_bytes(const minisig_pubkey *pk, const uint8_t *data, size_t l
                          const char *path, char *tc, size_t tc_cap)
     __attribute__((warn_unused_result));
 
+/* For a caller that signs a large buffer it then writes (the payment file): the prehash
+ * (BLAKE2b-512, what the signature covers) computed once, signed, and after writing the
+ * read-back check without hashing the data again. */
+#define MINISIG_PREHASH_BYTES 64
+void minisig_prehash(const uint8_t *data, size_t len, uint8_t hash[MINISIG_PREHASH_BYTES]);
+
+/* minisig_sign over data whose prehash is hash (from minisig_prehash). */
+int minisig_sign_prehash(const minisig_seckey *sk, const uint8_t hash[MINISIG_PREHASH_BYTES],
+                         const char *trusted_comment, char *out, size_t cap)
+    __attribute__((warn_unused_result));
+
+/* The file `path` must hold exactly data (read back as a stream and compared byte for byte)
+ * and `path.minisig` must verify with pk over hash, which the caller computed from data with
+ * minisig_prehash: so the file on disk is data and its signature file is valid for it.
+ * RL_EINTEGRITY naming what differs; RL_EIO if the file cannot be read. */
+int minisig_verify_written(const minisig_pubkey *pk, const char *path, const uint8_t *data,
+                           size_t len, const uint8_t hash[MINISIG_PREHASH_BYTES])
+    __attribute__((warn_unused_result));
+
 /* Convenience: sign file `path` and write `path.minisig` atomically (temp + rename), then
  * read the signature file back and verify it against the file (DESIGN: write atomically
  * and read back). */

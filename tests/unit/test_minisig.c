@@ -627,6 +627,52 @@ static void test_verify_bytes(void **state)
                      RL_EINTEGRITY);
 }
 
+/* The payment file's path: sign a buffer through its prehash, write it, read it back. The
+ * signature equals minisig_sign's over the same bytes (Ed25519 is deterministic) and Debian's
+ * minisign accepts the file; every way the written file can differ is refused. */
+static void test_sign_prehash_and_verify_written(void **state)
+{
+    fixture *f = *state;
+    char data[512], sigp[512];
+    char sig1[MINISIG_SIG_TEXT_MAX], sig2[MINISIG_SIG_TEXT_MAX];
+    uint8_t h[MINISIG_PREHASH_BYTES], other[MINISIG_PREHASH_BYTES];
+    tmp_path(f, data, sizeof data, "written.txt");
+    tmp_path(f, sigp, sizeof sigp, "written.txt.minisig");
+    minisig_prehash(DATA, DATA_LEN, h);
+    assert_int_equal(minisig_sign_prehash(f->sk, h, "written", sig1, sizeof sig1), 0);
+    assert_int_equal(minisig_sign(f->sk, DATA, DATA_LEN, "written", sig2, sizeof sig2), 0);
+    assert_string_equal(sig1, sig2);
+    /* Not written yet. */
+    assert_int_equal(minisig_verify_written(&f->pk, data, DATA, DATA_LEN, h), RL_EIO);
+    write_file(data, DATA, DATA_LEN);
+    write_file(sigp, sig1, strlen(sig1));
+    assert_int_equal(minisig_verify_written(&f->pk, data, DATA, DATA_LEN, h), 0);
+    char key[512];
+    key_path(key, sizeof key, "export-TEST.pub");
+    assert_int_equal(run("minisign -Vq -p '%s' -m '%s'", key, data), 0);
+    /* Another key, or a hash of other bytes: the signature does not verify. */
+    assert_int_equal(minisig_verify_written(&f->other, data, DATA, DATA_LEN, h), RL_EINTEGRITY);
+    minisig_prehash((const uint8_t *)"other", 5, other);
+    assert_int_equal(minisig_verify_written(&f->pk, data, DATA, DATA_LEN, other), RL_EINTEGRITY);
+    /* One byte changed, one missing, one more: the file is not what was signed. */
+    uint8_t buf[sizeof DATA + 1];
+    memcpy(buf, DATA, DATA_LEN);
+    buf[DATA_LEN / 2] ^= 0x01;
+    write_file(data, buf, DATA_LEN);
+    assert_int_equal(minisig_verify_written(&f->pk, data, DATA, DATA_LEN, h), RL_EINTEGRITY);
+    assert_non_null(strstr(err_msg(), "differs from what was signed"));
+    write_file(data, DATA, DATA_LEN - 1);
+    assert_int_equal(minisig_verify_written(&f->pk, data, DATA, DATA_LEN, h), RL_EINTEGRITY);
+    memcpy(buf, DATA, DATA_LEN);
+    buf[DATA_LEN] = '\n';
+    write_file(data, buf, DATA_LEN + 1);
+    assert_int_equal(minisig_verify_written(&f->pk, data, DATA, DATA_LEN, h), RL_EINTEGRITY);
+    /* The right file, its signature file gone. */
+    write_file(data, DATA, DATA_LEN);
+    assert_int_equal(unlink(sigp), 0);
+    assert_int_equal(minisig_verify_written(&f->pk, data, DATA, DATA_LEN, h), RL_EINTEGRITY);
+}
+
 /* --- key files --------------------------------------------------------------------- */
 
 static void test_pubkey_parse(void **state)
@@ -828,6 +874,7 @@ int main(void)
         cmocka_unit_test(test_malformed_signature_files),
         cmocka_unit_test(test_base64_high_bytes),
         cmocka_unit_test(test_verify_bytes),
+        cmocka_unit_test(test_sign_prehash_and_verify_written),
         cmocka_unit_test(test_verify_file_errors),
         cmocka_unit_test(test_pubkey_parse),
         cmocka_unit_test(test_seckey_files),
