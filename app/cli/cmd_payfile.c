@@ -149,41 +149,13 @@ static int key_cmd(const popts *o, vault *v)
 
 /* --- payfile ------------------------------------------------------------------------- */
 
-/* The debtor settings an administrator keeps in the vault (docs/payfile.md). */
-static const char *const config_keys[] = {"debtor_name",  "debtor_iban",  "debtor_clearing",
-                                          "debtor_account", "debtor_bic", "agreement_id",
-                                          "initiator_id", "profile"};
-#define NCONFIG (sizeof config_keys / sizeof config_keys[0])
-
-typedef struct {
-    char v[NCONFIG][160];
-} debtor_config;
-
-static void config_load(vault *v, debtor_config *c)
-{
-    for (size_t i = 0; i < NCONFIG; i++) {
-        char key[64];
-        snprintf(key, sizeof key, "payfile.%s", config_keys[i]);
-        if (vault_config_get(v, key, c->v[i], sizeof c->v[i]) != RL_OK)
-            c->v[i][0] = '\0';
-    }
-}
-
-static const char *cfg(const debtor_config *c, const char *name)
-{
-    for (size_t i = 0; i < NCONFIG; i++)
-        if (strcmp(config_keys[i], name) == 0)
-            return c->v[i][0] ? c->v[i] : NULL;
-    return NULL;
-}
-
 static int config_cmd(const popts *o, vault *v)
 {
-    debtor_config c;
+    payfile_settings c;
     if (o->npos == 3 && strcmp(o->pos[2], "show") == 0) {
-        config_load(v, &c);
-        for (size_t i = 0; i < NCONFIG; i++)
-            printf("%-16s %s\n", config_keys[i], c.v[i][0] ? c.v[i] : "(not set)");
+        payfile_settings_load(v, &c);
+        for (size_t i = 0; i < PAYFILE_SETTINGS; i++)
+            printf("%-16s %s\n", payfile_setting_names[i], c.v[i][0] ? c.v[i] : "(not set)");
         return RL_OK;
     }
     if (!(o->npos >= 5 && (o->npos - 3) % 2 == 0 && strcmp(o->pos[2], "set") == 0))
@@ -194,10 +166,7 @@ static int config_cmd(const popts *o, vault *v)
     /* Every pair is checked before any is stored: all or nothing, one login. */
     for (int k = 3; k < o->npos; k += 2) {
         const char *name = o->pos[k], *value = o->pos[k + 1];
-        size_t i = 0;
-        while (i < NCONFIG && strcmp(config_keys[i], name) != 0)
-            i++;
-        if (i == NCONFIG)
+        if (payfile_setting_index(name) < 0)
             return err_set(RL_EUSAGE, "unknown payment file setting '%s' (debtor_name, "
                                       "debtor_iban, debtor_clearing, debtor_account, debtor_bic, "
                                       "agreement_id, initiator_id, profile)", name);
@@ -241,23 +210,18 @@ static int write_cmd(const popts *o, vault *v)
     long long run = strtoll(o->payrun, &end, 10);
     if (end == o->payrun || *end != '\0' || run <= 0)
         return err_set(RL_EUSAGE, "--payrun must be a pay run number");
-    debtor_config c;
-    config_load(v, &c);
+    payfile_settings c;
+    payfile_settings_load(v, &c);
     payfile_options po = {0};
+    payfile_settings_apply(&c, &po);
     if (o->format == NULL || strcmp(o->format, "pain.001.001.03") == 0)
         po.format = PAYFILE_PAIN001_03;
     else if (strcmp(o->format, "pain.001.001.09") == 0)
         po.format = PAYFILE_PAIN001_09;
     else
         return err_set(RL_EUSAGE, "--format must be pain.001.001.03 or pain.001.001.09");
-    po.profile = o->profile ? o->profile : cfg(&c, "profile");
-    po.debtor_name = cfg(&c, "debtor_name");
-    po.debtor_iban = cfg(&c, "debtor_iban");
-    po.debtor_clearing = cfg(&c, "debtor_clearing");
-    po.debtor_account = cfg(&c, "debtor_account");
-    po.debtor_bic = cfg(&c, "debtor_bic");
-    po.agreement_id = cfg(&c, "agreement_id");
-    po.initiator_id = cfg(&c, "initiator_id");
+    if (o->profile)
+        po.profile = o->profile;
     po.drill = o->drill != 0;
     po.leave_out_unpayable = o->leave_out != 0;
     po.report = stdout;

@@ -669,6 +669,50 @@ static int cmp_tag(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* --- the debtor settings kept in the vault ------------------------------------------------- */
+
+const char *const payfile_setting_names[PAYFILE_SETTINGS] = {
+    "debtor_name", "debtor_iban",  "debtor_clearing", "debtor_account",
+    "debtor_bic",  "agreement_id", "initiator_id",    "profile"};
+
+void payfile_settings_load(vault *v, payfile_settings *s)
+{
+    for (size_t i = 0; i < PAYFILE_SETTINGS; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "payfile.%s", payfile_setting_names[i]);
+        if (vault_config_get(v, key, s->v[i], sizeof s->v[i]) != RL_OK) {
+            s->v[i][0] = '\0';
+            err_clear();
+        }
+    }
+}
+
+int payfile_setting_index(const char *name)
+{
+    for (int i = 0; i < PAYFILE_SETTINGS; i++)
+        if (strcmp(payfile_setting_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+static const char *setting(const payfile_settings *s, const char *name)
+{
+    int i = payfile_setting_index(name);
+    return i >= 0 && s->v[i][0] ? s->v[i] : NULL;
+}
+
+void payfile_settings_apply(const payfile_settings *s, payfile_options *o)
+{
+    o->profile = setting(s, "profile");
+    o->debtor_name = setting(s, "debtor_name");
+    o->debtor_iban = setting(s, "debtor_iban");
+    o->debtor_clearing = setting(s, "debtor_clearing");
+    o->debtor_account = setting(s, "debtor_account");
+    o->debtor_bic = setting(s, "debtor_bic");
+    o->agreement_id = setting(s, "agreement_id");
+    o->initiator_id = setting(s, "initiator_id");
+}
+
 /* --- option checks ----------------------------------------------------------------------------- */
 
 static bool bic_ok(const char *s)

@@ -63,6 +63,24 @@ typedef struct {
     FILE *report;
 } payfile_options;
 
+/* The debtor settings an administrator keeps in the vault (`payfile config`, docs/payfile.md),
+ * each as the vault setting "payfile.NAME"; one list for the command line and the screens. */
+#define PAYFILE_SETTINGS 8
+#define PAYFILE_SETTING_MAX 160
+extern const char *const payfile_setting_names[PAYFILE_SETTINGS];
+typedef struct {
+    char v[PAYFILE_SETTINGS][PAYFILE_SETTING_MAX];
+} payfile_settings;
+
+/* Reads every setting (an unset one is empty). */
+void payfile_settings_load(vault *v, payfile_settings *s);
+
+/* The index of the setting NAME in payfile_setting_names, or -1. */
+int payfile_setting_index(const char *name);
+
+/* Points o's profile and debtor fields at s (NULL where unset); nothing else of o changes. */
+void payfile_settings_apply(const payfile_settings *s, payfile_options *o);
+
 typedef struct {
     char msg_id[36];
     uint64_t count;       /* CdtTrfTxInf (persons paid) */

@@ -15,6 +15,8 @@
 #include "ui/ui_app.h"
 #include "ui/ui_text.h"
 
+_Static_assert(UI_QUIT < RL_EBUSY, "UI_QUIT below every library return code (RL_EBUSY the lowest)");
+
 /* --- shared helpers ------------------------------------------------------------------ */
 
 FILE *ui_capture_open(ui_capture *c)

@@ -55,33 +55,6 @@ static int check(void *ctx, const char *name, const char *value, char *msg, size
     return 1;
 }
 
-/* The debtor settings an administrator keeps in the vault (`payfile config`, docs/payfile.md). */
-typedef struct {
-    char v[8][160];
-} debtor;
-
-static const char *setting(vault *v, debtor *d, int i, const char *key)
-{
-    if (vault_config_get(v, key, d->v[i], sizeof d->v[i]) != RL_OK || d->v[i][0] == '\0') {
-        err_clear();
-        return NULL;
-    }
-    return d->v[i];
-}
-
-static void options_from_vault(vault *v, debtor *d, payfile_options *po)
-{
-    po->format = PAYFILE_PAIN001_03;
-    po->debtor_name = setting(v, d, 0, "payfile.debtor_name");
-    po->debtor_iban = setting(v, d, 1, "payfile.debtor_iban");
-    po->debtor_clearing = setting(v, d, 2, "payfile.debtor_clearing");
-    po->debtor_account = setting(v, d, 3, "payfile.debtor_account");
-    po->debtor_bic = setting(v, d, 4, "payfile.debtor_bic");
-    po->agreement_id = setting(v, d, 5, "payfile.agreement_id");
-    po->initiator_id = setting(v, d, 6, "payfile.initiator_id");
-    po->profile = setting(v, d, 7, "payfile.profile");
-}
-
 /* --- the token -------------------------------------------------------------------------- */
 
 /* The two bars (upload, read-back), kept so a redraw shows where they stopped. */
@@ -323,13 +296,14 @@ int ui_screen_payfile(ui_session *s, int64_t id, const char *status)
         payfile_summary sum;
         ui_capture rep;
         memset(&rep, 0, sizeof rep);
-        debtor d;
+        payfile_settings d;
         char key_id[40] = "";
         if (rc == RL_OK) {
             snprintf(key_id, sizeof key_id, "%s", signing_key_id(ss));
             payfile_options po;
             memset(&po, 0, sizeof po);
-            options_from_vault(s->v, &d, &po);
+            payfile_settings_load(s->v, &d);
+            payfile_settings_apply(&d, &po);
             po.drill = ui_answer(drill) == 1;
             po.leave_out_unpayable = ui_answer(leave) == 1;
             po.signer = ss;

@@ -15,7 +15,9 @@
 /* ui_key returns a character (a Unicode code point), UI_K(KEY_*) for a curses key code
  * (kept apart from every code point), or UI_QUIT. */
 #define UI_K(code) ((code) + 0x110000)
-#define UI_QUIT (-1) /* hang-up or termination: leave without saving */
+/* Hang-up or termination: leave without saving. Apart from every RL_E* code (-1..-7), so a
+ * library code passed up by a screen can never be mistaken for it. */
+#define UI_QUIT (-1000)
 #define UI_ESC 27
 #define UI_ENTER 10
 #define UI_TAB 9
