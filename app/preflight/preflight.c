@@ -488,7 +488,90 @@ static int64_t payfiles_waiting(vault *v)
     return n;
 }
 
-static void check_token(report *r, int64_t waiting)
+/* What the vault says about the payment files it issued: the MsgId counter (one for every
+ * file, drill or not) and its signing keys. A token remembers, per enrolled key, the last
+ * production seq= it accepted; a vault whose counter is behind that was put back to an
+ * older copy (docs/threat-model.md, "Replay"). */
+#define SEEN_KEYS 16
+typedef struct {
+    int known;
+    uint64_t seq;
+    size_t nkeys;
+    char keys[SEEN_KEYS][17];
+} vault_seen;
+
+static void read_seen(vault *v, vault_seen *vs)
+{
+    char text[32] = "0";
+    if (vault_config_get(v, "payfile.msgid_seq", text, sizeof text) != RL_OK) {
+        err_clear();
+        snprintf(text, sizeof text, "0");
+    }
+    vs->seq = strtoull(text, NULL, 10);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(vault_db(v), "SELECT key_id FROM signing_keys ORDER BY created_at",
+                           -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return;
+    }
+    while (vs->nkeys < SEEN_KEYS && sqlite3_step(st) == SQLITE_ROW) {
+        const char *k = (const char *)sqlite3_column_text(st, 0);
+        snprintf(vs->keys[vs->nkeys++], sizeof vs->keys[0], "%s", k ? k : "");
+    }
+    sqlite3_finalize(st);
+    vs->known = 1;
+}
+
+/* The one token plugged in, asked (INFO only) whether it has seen a newer payment file from
+ * this vault's keys than the vault has issued. */
+static void check_token_counter(report *r, const char *serial, const vault_seen *vs)
+{
+    usbtoken_config cfg;
+    usbtoken *t = NULL;
+    usbtoken_info info;
+    const char *allow[1] = {serial};
+    usbtoken_config_default(&cfg);
+    cfg.serials = allow;
+    cfg.nserials = 1;
+    if (usbtoken_open(&cfg, &t) != RL_OK || usbtoken_get_info(t, &info) != RL_OK) {
+        line(r, PF_WARN, "token counter", "token %s could not be read (%s): its record of this "
+                                          "vault's payment files was not compared",
+             serial, err_msg());
+        usbtoken_close(t);
+        return;
+    }
+    usbtoken_close(t);
+    int mine = 0;
+    for (unsigned k = 0; k < info.nkeys && k < PROTO_MAX_APPLIANCE_KEYS; k++) {
+        char id[17];
+        minisig_key_id_hex(info.keys[k].key_id, id);
+        for (size_t j = 0; j < vs->nkeys; j++) {
+            if (strcmp(id, vs->keys[j]) != 0)
+                continue;
+            mine++;
+            if (info.keys[k].last_seq > vs->seq) {
+                r->integrity = 1;
+                line(r, PF_FAIL, "token counter",
+                     "token %s accepted payment file number %llu signed with this vault's key "
+                     "%s, but the vault has issued only %llu: the vault is older than what "
+                     "has left it (put back from an older copy?); do not write payment files "
+                     "from it",
+                     serial, (unsigned long long)info.keys[k].last_seq, id,
+                     (unsigned long long)vs->seq);
+                return;
+            }
+        }
+    }
+    if (mine == 0)
+        line(r, PF_OK, "token counter", "token %s holds no key of this vault (nothing to "
+                                        "compare)", serial);
+    else
+        line(r, PF_OK, "token counter", "token %s has seen no payment file newer than the "
+                                        "vault's last (number %llu)",
+             serial, (unsigned long long)vs->seq);
+}
+
+static void check_token(report *r, int64_t waiting, const vault_seen *vs)
 {
     usbtoken_config cfg;
     char serials[4][PROTO_SERIAL_LEN + 1];
@@ -498,9 +581,14 @@ static void check_token(report *r, int64_t waiting)
         line(r, PF_WARN, "token", "%s", err_msg());
         return;
     }
-    if (n > 0)
+    if (n > 0) {
         line(r, PF_OK, "token", "%zu token(s) present (serial %s)", n, serials[0]);
-    else if (waiting > 0)
+        if (vs->known && n == 1 && strcmp(serials[0], "?") != 0)
+            check_token_counter(r, serials[0], vs);
+        else if (vs->known)
+            line(r, PF_SKIP, "token counter", "%zu tokens plugged in: plug in one to compare "
+                                              "its record with the vault", n);
+    } else if (waiting > 0)
         line(r, PF_WARN, "token", "no token plugged in, and %lld payment file(s) have no bank "
                                   "status report yet: plug the token in to carry them out",
              (long long)waiting);
@@ -509,7 +597,7 @@ static void check_token(report *r, int64_t waiting)
 }
 
 static void check_vault_inside(report *r, const preflight_opts *o, int dir_usable,
-                               int64_t *waiting)
+                               int64_t *waiting, vault_seen *vs)
 {
     vault *v = NULL;
     if (!dir_usable) {
@@ -537,6 +625,7 @@ static void check_vault_inside(report *r, const preflight_opts *o, int dir_usabl
     check_audit_time(r, o, v);
     check_keys(r, v, o->rules_path);
     *waiting = payfiles_waiting(v);
+    read_seen(v, vs);
     vault_close(v);
 }
 
@@ -569,6 +658,8 @@ int preflight_run(const preflight_opts *o, FILE *out)
     report r = {.out = out};
     dir_facts df;
     int64_t waiting = 0;
+    vault_seen vs;
+    memset(&vs, 0, sizeof vs);
     fprintf(out, "reservlon preflight%s%s\n", o->vault_dir ? ": vault " : " (no vault given)",
             o->vault_dir ? o->vault_dir : "");
     check_network(&r, o);
@@ -580,7 +671,7 @@ int preflight_run(const preflight_opts *o, FILE *out)
             check_disk(&r, o->vault_dir, &df);
         check_clock(&r, o, df.usable ? &df : NULL);
         if (o->as != NULL) {
-            check_vault_inside(&r, o, df.usable, &waiting);
+            check_vault_inside(&r, o, df.usable, &waiting, &vs);
         } else {
             line(&r, PF_SKIP, "integrity", "needs a login: 'reservlon --vault %s preflight --as "
                                            "NAME --passphrase-file FILE' (or 'check')",
@@ -593,7 +684,7 @@ int preflight_run(const preflight_opts *o, FILE *out)
         line(&r, PF_SKIP, "vault", "no --vault given: the vault's directory, disk space, "
                                    "integrity and keys were not checked");
     }
-    check_token(&r, waiting);
+    check_token(&r, waiting, &vs);
     fprintf(out, "preflight: %u OK, %u WARN, %u FAIL, %u skipped\n", r.count[PF_OK],
             r.count[PF_WARN], r.count[PF_FAIL], r.count[PF_SKIP]);
     if (r.count[PF_FAIL] == 0) {
