@@ -47,6 +47,21 @@
 
 enum { LIMIT_NONE, LIMIT_INSTR, LIMIT_MEM, LIMIT_TIME, LIMIT_OOM };
 
+/* The state's small blocks (tables, strings, closures: a call of pay() makes a few dozen
+ * and frees them again) come from a pool of POOL_GRAIN-sized classes carved from slabs,
+ * not from malloc: the malloc and free behind them were a tenth of the rules thread's time
+ * in a pay run (performance.md). Larger blocks go to malloc. Freed blocks stay in the
+ * pool until the state is closed; the memory limit still counts the bytes Lua asked for. */
+#define POOL_GRAIN 16 /* also the alignment Lua needs (LUAI_MAXALIGN) */
+#define POOL_MAX 256
+#define POOL_CLASSES (POOL_MAX / POOL_GRAIN)
+#define POOL_SLAB ((size_t)64 << 10)
+
+typedef struct pool_slab {
+    struct pool_slab *next;
+    char pad[POOL_GRAIN - sizeof(struct pool_slab *)]; /* blocks stay POOL_GRAIN-aligned */
+} pool_slab;
+
 struct rules {
     lua_State *L;
     uint64_t used;        /* cost units spent (instructions + charged work) */
@@ -69,6 +84,10 @@ struct rules {
     size_t in_keys_cap;
     char *in_buf;         /* decoded keys while scanning; decoded strings while building */
     size_t in_buf_cap;
+    /* the pool of small blocks (see POOL_GRAIN) */
+    void *pool_free[POOL_CLASSES]; /* free blocks of each class, linked through their start */
+    pool_slab *slabs;
+    char *slab_cur, *slab_end;
 };
 
 /* --- accounting -------------------------------------------------------------------- */
@@ -96,6 +115,92 @@ static rules *state_rules(lua_State *L)
     return ud;
 }
 
+#if defined(__has_feature) /* clang's way of saying -fsanitize=address */
+#if __has_feature(address_sanitizer)
+#define RL_POOL_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(RL_POOL_ASAN)
+#include <sanitizer/asan_interface.h>
+#define POOL_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define POOL_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else /* under ASan a pooled block that is free is marked so, as malloc's would be */
+#define POOL_POISON(p, n) ((void)(p), (void)(n))
+#define POOL_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+/* The class of a block of n bytes (1 <= n <= POOL_MAX), and its size. */
+static size_t pool_class(size_t n) { return (n - 1) / POOL_GRAIN; }
+static size_t class_size(size_t c) { return (c + 1) * POOL_GRAIN; }
+
+static void *pool_take(rules *r, size_t n)
+{
+    size_t c = pool_class(n), size = class_size(c);
+    void *p = r->pool_free[c];
+    if (p != NULL) {
+        POOL_UNPOISON(p, size);
+        memcpy(&r->pool_free[c], p, sizeof p);
+        return p;
+    }
+    if ((size_t)(r->slab_end - r->slab_cur) < size) {
+        pool_slab *s = malloc(POOL_SLAB);
+        if (s == NULL)
+            return NULL;
+        s->next = r->slabs;
+        r->slabs = s;
+        r->slab_cur = (char *)(s + 1);
+        r->slab_end = (char *)s + POOL_SLAB;
+        POOL_POISON(r->slab_cur, (size_t)(r->slab_end - r->slab_cur));
+    }
+    p = r->slab_cur;
+    r->slab_cur += size;
+    POOL_UNPOISON(p, size);
+    return p;
+}
+
+static void pool_give(rules *r, void *p, size_t n)
+{
+    size_t c = pool_class(n);
+    memcpy(p, &r->pool_free[c], sizeof p);
+    r->pool_free[c] = p;
+    POOL_POISON(p, class_size(c));
+}
+
+static void pool_close(rules *r)
+{
+    while (r->slabs != NULL) {
+        pool_slab *next = r->slabs->next;
+        POOL_UNPOISON(r->slabs, POOL_SLAB);
+        free(r->slabs);
+        r->slabs = next;
+    }
+}
+
+/* The block for nsize bytes in place of ptr (old bytes; ptr may be NULL): from the pool or
+ * malloc by size, the contents kept. NULL (ptr untouched) if memory ran out. */
+static void *block_resize(rules *r, void *ptr, size_t old, size_t nsize)
+{
+    bool pooled_old = ptr != NULL && old <= POOL_MAX, pooled_new = nsize <= POOL_MAX;
+    if (ptr != NULL && !pooled_old && !pooled_new) {
+        void *q = realloc(ptr, nsize);
+        return q != NULL || nsize > old ? q : ptr;
+    }
+    if (pooled_old && pooled_new && pool_class(old) == pool_class(nsize))
+        return ptr;
+    void *p = pooled_new ? pool_take(r, nsize) : malloc(nsize);
+    if (p == NULL && ptr != NULL && nsize <= old)
+        return ptr; /* Lua assumes shrinking never fails: the larger block serves (pooled later
+                     * by its new size; a malloc'd one then stays in the pool until exit) */
+    if (p == NULL || ptr == NULL)
+        return p;
+    memcpy(p, ptr, old < nsize ? old : nsize);
+    if (pooled_old)
+        pool_give(r, ptr, old);
+    else
+        free(ptr);
+    return p;
+}
+
 /* The allocator is where the memory cap lives: C functions such as string.rep allocate
  * without ever giving the hook a chance to run. Growth is also charged to the cost budget
  * so that a loop copying a huge string costs in proportion to the bytes it copies.
@@ -105,7 +210,10 @@ static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     rules *r = ud;
     size_t old = ptr != NULL ? osize : 0; /* with ptr NULL, osize is a type tag */
     if (nsize == 0) {
-        free(ptr);
+        if (ptr != NULL && old <= POOL_MAX)
+            pool_give(r, ptr, old);
+        else
+            free(ptr);
         r->mem -= old;
         return NULL;
     }
@@ -123,7 +231,7 @@ static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
             return NULL;
         }
     }
-    void *p = realloc(ptr, nsize);
+    void *p = block_resize(r, ptr, old, nsize);
     if (p == NULL)
         return NULL;
     r->mem = r->mem - old + nsize;
@@ -813,6 +921,7 @@ void rules_free(rules *r)
         r->closing = true;
         lua_close(r->L);
     }
+    pool_close(r);
     free(r->in_cnt);
     free(r->in_keys);
     free(r->in_buf);
@@ -845,6 +954,8 @@ typedef struct {
     const json_value *input; /* the tree path's input, or NULL: build from text */
     const char *text;        /* the input text, checked by in_check */
     size_t text_len;
+    rules_build_fn build;    /* or the input built by this (rules_call_build) */
+    void *build_ctx;
     rules *r;
     rules_line *out;
     size_t cap, n;
@@ -1575,6 +1686,82 @@ static void read_lines(lua_State *L, call_ctx *c)
     c->n = n;
 }
 
+/* --- the input built directly (rules_call_build) ---------------------------------------- */
+
+/* Mirrors in_push: a member is its key pushed, its value pushed, then rawset into the
+ * object; an element is its value pushed, then rawseti at the next index. */
+struct rules_input {
+    lua_State *L;
+    int depth;
+    bool array[RULES_IN_DEPTH];
+    lua_Integer count[RULES_IN_DEPTH];
+};
+
+/* The key, if in an object; then room on the stack as in_push makes it (after the key), so
+ * the stack grows, and is charged, at the same points. */
+static void bi_key(rules_input *in, const char *key)
+{
+    if (in->depth > 0 && !in->array[in->depth - 1])
+        lua_pushstring(in->L, key);
+    luaL_checkstack(in->L, 3, "input nested too deeply");
+}
+
+static void bi_store(rules_input *in)
+{
+    if (in->depth == 0)
+        return; /* the table itself stays on the stack */
+    if (in->array[in->depth - 1])
+        lua_rawseti(in->L, -2, ++in->count[in->depth - 1]);
+    else
+        lua_rawset(in->L, -3);
+}
+
+static void bi_open(rules_input *in, const char *key, int n, bool array)
+{
+    if (in->depth == RULES_IN_DEPTH || n < 0)
+        abort(); /* API misuse */
+    bi_key(in, key);
+    if (array)
+        lua_createtable(in->L, n, 0);
+    else
+        lua_createtable(in->L, 0, n);
+    in->array[in->depth] = array;
+    in->count[in->depth] = 0;
+    in->depth++;
+}
+
+void rules_in_object(rules_input *in, const char *key, int n) { bi_open(in, key, n, false); }
+void rules_in_array(rules_input *in, const char *key, int n) { bi_open(in, key, n, true); }
+
+void rules_in_end(rules_input *in)
+{
+    if (in->depth == 0)
+        abort(); /* API misuse */
+    in->depth--;
+    bi_store(in);
+}
+
+void rules_in_string(rules_input *in, const char *key, const char *s, size_t len)
+{
+    bi_key(in, key);
+    lua_pushlstring(in->L, s, len);
+    bi_store(in);
+}
+
+void rules_in_int(rules_input *in, const char *key, int64_t v)
+{
+    bi_key(in, key);
+    lua_pushinteger(in->L, (lua_Integer)v);
+    bi_store(in);
+}
+
+void rules_in_bool(rules_input *in, const char *key, int b)
+{
+    bi_key(in, key);
+    lua_pushboolean(in->L, b != 0);
+    bi_store(in);
+}
+
 /* The whole call runs in protected mode: building the input allocates (and can meet the
  * memory cap) as much as the rules do. */
 static int call_protected(lua_State *L)
@@ -1585,7 +1772,12 @@ static int call_protected(lua_State *L)
         snprintf(c->err, sizeof c->err, "the rules define no function %.40s", c->fn);
         return 0;
     }
-    if (c->input != NULL) {
+    if (c->build != NULL) {
+        rules_input in = {.L = L};
+        c->build(&in, c->build_ctx);
+        if (in.depth != 0 || lua_gettop(L) != 2 || lua_type(L, 2) != LUA_TTABLE)
+            abort(); /* API misuse: one table, every container closed */
+    } else if (c->input != NULL) {
         push_json(L, c->input);
     } else {
         in_build b = {.p = (const unsigned char *)c->text, .len = c->text_len,
@@ -1608,39 +1800,52 @@ static int call_protected(lua_State *L)
 }
 
 /* One protected call of fn, or with fn NULL the building of the context table. */
-static int run_call(rules *r, const char *fn, const char *where, const char *input_json,
-                    size_t len, rules_line *out, size_t cap, size_t *n)
+/* What a message names: fn() for a call, the given text otherwise. Made only for a message
+ * (a formatted name per call was a measurable share of a pay run). */
+static const char *where_of(const char *where, const char *fn, char buf[64])
+{
+    if (where != NULL)
+        return where;
+    snprintf(buf, 64, "%.40s()", fn);
+    return buf;
+}
+
+static int run_call(rules *r, const char *fn, const char *where_in, const char *input_json,
+                    size_t len, rules_build_fn build, void *build_ctx, rules_line *out,
+                    size_t cap, size_t *n)
 {
     int rc = RL_EDATA;
     json_value *in = NULL;
+    char wbuf[64];
     if (r->limit != LIMIT_NONE) {
-        rc = err_set(RL_EDATA, "pay rules: %s: not run: an earlier call hit a limit", where);
+        rc = err_set(RL_EDATA, "pay rules: %s: not run: an earlier call hit a limit",
+                     where_of(where_in, fn, wbuf));
         goto cleanup;
     }
-    bool fast = in_check(r, input_json, len);
+    bool fast = build != NULL || in_check(r, input_json, len);
     if (!fast) { /* refused by the fast reader: the tree path decides, and explains */
         if (json_parse(input_json, len, &in) != RL_OK) {
-            rc = err_wrap(RL_EDATA, "pay rules: %s: input: ", where);
+            rc = err_wrap(RL_EDATA, "pay rules: %s: input: ", where_of(where_in, fn, wbuf));
             goto cleanup;
         }
         if (json_typeof(in) != JSON_OBJECT && json_typeof(in) != JSON_ARRAY) {
             rc = err_set(RL_EDATA, "pay rules: %s: input must be a JSON object or array",
-                         where);
+                         where_of(where_in, fn, wbuf));
             goto cleanup;
         }
     }
-    call_ctx c = {.fn = fn, .input = in, .text = input_json, .text_len = len, .r = r,
-                  .out = out, .cap = cap};
+    call_ctx c = {.fn = fn, .input = in, .text = input_json, .text_len = len, .build = build,
+                  .build_ctx = build_ctx, .r = r, .out = out, .cap = cap};
     lua_settop(r->L, 0);
     lua_pushcfunction(r->L, call_protected);
     lua_pushlightuserdata(r->L, &c);
     int status = timed_pcall(r, 1);
     if (status != LUA_OK) {
-        rc = lua_failure(r, status, where);
+        rc = lua_failure(r, status, where_of(where_in, fn, wbuf));
         goto cleanup;
     }
     if (c.err[0] != '\0') {
-        rc = err_set(RL_EDATA, "pay rules: %s: %s", where, c.err);
+        rc = err_set(RL_EDATA, "pay rules: %s: %s", where_of(where_in, fn, wbuf), c.err);
         goto cleanup;
     }
     if (n != NULL)
@@ -1657,7 +1862,7 @@ int rules_set_context(rules *r, const char *context_json, size_t len)
 {
     if (r == NULL || context_json == NULL)
         abort(); /* API misuse */
-    int rc = run_call(r, NULL, "context", context_json, len, NULL, 0, NULL);
+    int rc = run_call(r, NULL, "context", context_json, len, NULL, NULL, NULL, 0, NULL);
     if (rc == RL_OK)
         r->has_context = true;
     return rc;
@@ -1666,10 +1871,17 @@ int rules_set_context(rules *r, const char *context_json, size_t len)
 int rules_call(rules *r, const char *fn, const char *input_json, size_t len, rules_line *out,
                size_t cap, size_t *n)
 {
-    char where[64];
     if (r == NULL || fn == NULL || n == NULL || (out == NULL && cap > 0))
         abort(); /* API misuse */
     *n = 0;
-    snprintf(where, sizeof where, "%.40s()", fn);
-    return run_call(r, fn, where, input_json, len, out, cap, n);
+    return run_call(r, fn, NULL, input_json, len, NULL, NULL, out, cap, n);
+}
+
+int rules_call_build(rules *r, const char *fn, rules_build_fn build, void *ctx,
+                     rules_line *out, size_t cap, size_t *n)
+{
+    if (r == NULL || fn == NULL || build == NULL || n == NULL || (out == NULL && cap > 0))
+        abort(); /* API misuse */
+    *n = 0;
+    return run_call(r, fn, NULL, NULL, 0, build, ctx, out, cap, n);
 }
