@@ -42,7 +42,8 @@ LIB := $(B)/lib/libreservlon.a
 
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
-TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+# pwmemo.c is no tool of its own: linked into the tools that memoise Argon2id (below).
+TOOL_SRC := $(sort $(filter-out tests/tools/pwmemo.c,$(wildcard tests/tools/*.c)))
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
 
 # Firmware: the core sees only firmware/include; the host HAL is linked for tests and the
@@ -220,17 +221,20 @@ clean:
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
 # --- power-cut fault injection (docs/crashtest.md) ---------------------------------------
-# make crashtest [WORKLOAD=all|registration|import] [N=200] [JOBS=...] [REGS=150] [SEED=1]:
-# N crash points per workload (registrations; a snapshot import with --replace), each a
-# simulated power cut by the LD_PRELOAD fault layer, then a full check.
+# make crashtest [WORKLOAD=all|registration|import|batch|payrun] [N=1000] [JOBS=...] [SEED=1]
+# (more knobs in tests/crash/run): N crash points per workload (registrations; snapshot
+# imports with --replace; a pay run created and released; N/5 for a 10,000-document batch),
+# each a simulated power cut by the LD_PRELOAD fault layer, then a full check.
 FAULTFS := $(B)/crash/faultfs.so
 $(FAULTFS): tests/crash/faultfs.c
 	@mkdir -p $(@D)
 	$(CC) -std=c17 -O2 -g -Wall -Wextra -Werror -fPIC -shared $< -o $@ -ldl
 all: $(FAULTFS)
+# Test-only memo of crypto_pwhash (tests/tools/pwmemo.h) for the crash and tamper tools.
+$(B)/tests/crashtest $(B)/tests/tamper: $(B)/obj/tests/tools/pwmemo.o
 .PHONY: crashtest
 crashtest: all
-	B=$(B) N=$(or $(N),200) WORKLOAD=$(or $(WORKLOAD),all) tests/crash/run
+	B=$(B) N=$(or $(N),1000) WORKLOAD=$(or $(WORKLOAD),all) tests/crash/run
 
 # --- tamper campaign (docs/tamper.md) ------------------------------------------------------
 # make tamper [SAMPLES=64] [SEED=1]: every bit of SAMPLES positions per file flipped, cuts,

@@ -1,37 +1,51 @@
 /* crashtest: power-cut fault injection for the vault (make crashtest, docs/crashtest.md).
  *
  *   crashtest drive --template DIR --work DIR --faultlib SO
- *                   [--workload registration|import|batch] [--points N] [--jobs J]
+ *                   [--workload registration|import|batch|payrun] [--points N] [--jobs J]
  *                   [--regs W] [--seed S] [--only K] [--mode drop|mix]
  *                   [--snap-a DIR --snap-b DIR] [--batch N]
  *   crashtest work  VAULT ACKLOG W                    (run under the fault layer by drive)
  *   crashtest work-import VAULT ACKLOG W SNAPA SNAPB  (likewise)
  *   crashtest work-batch VAULT ACKLOG W N             (likewise)
- *   crashtest check VAULT ACKLOG [REF|batch=N]  (one result line; exit 0 good, 1 bad)
+ *   crashtest work-payrun VAULT ACKLOG W              (likewise)
+ *   crashtest check VAULT ACKLOG [REF|batch=N|payrun=REF]  (one result line; exit 0 good,
+ *                                                          1 bad)
+ *   crashtest spoil-payrun VAULT       (negative control: a pay run missing a result row)
  *
- * TEMPLATE is a vault with a small snapshot S0, an administrator "alice" and a registrar
- * "bob" (tests/crash/run makes it). Workload registration: work opens the vault once and
- * registers W one_off documents (amount 100000+i, reason "crashtest-i"), appending "i uuid"
- * to ACKLOG only after registry_register returned success. Workload import: work-import
- * makes W such registrations as bob, then as alice imports snapshot A with --replace over
- * S0 and snapshot B with --replace over A, appending "import K HASH AUDITS COUNTS" after
- * import K returned success (K = 0 is the state before the imports, written for reference
- * only). HASH is a hash of the whole content of the snapshot tables. Workload batch:
- * work-batch makes W such registrations, then registers one batch of N one_offs (amount
- * 200000+i, reason "batch-i"), appending "batch N" after registry_batch returned success.
+ * TEMPLATE is a vault with a small snapshot S0, an administrator "alice", a registrar "bob",
+ * approvers "carol" and "dave", payrun.second_approval_pct 0 and an approved leave in the
+ * period after the snapshot's last run (tests/crash/run makes it). Workload registration:
+ * work opens the vault once and registers W one_off documents (amount 100000+i, reason
+ * "crashtest-i"), appending "i uuid" to ACKLOG only after registry_register returned
+ * success. Workload import: work-import makes W such registrations as bob, then as alice
+ * imports snapshot A with --replace over S0 and snapshot B with --replace over A, appending
+ * "import K HASH AUDITS COUNTS" after import K returned success (K = 0 is the state before
+ * the imports, written for reference only). HASH is a hash of the whole content of the
+ * snapshot tables. Workload batch: work-batch makes W such registrations, then registers
+ * one batch of N one_offs (amount 200000+i, reason "batch-i"), appending "batch N" after
+ * registry_batch returned success. Workload payrun: work-payrun makes W such
+ * registrations, creates a pay run as bob and approves it as carol and then dave (the calls
+ * of `payrun create --include-pending` and `payrun approve`), appending "payrun K HASH
+ * AUDITS COUNTS" after each step K returned success; HASH covers the pay runs, their result
+ * rows and their audit entries.
  *
  * drive first runs the workload without a fault to count the operations T on the vault's
- * files (and, for import, to record the three reference states in WORK/ref), then for N
- * crash points k spread over 1..T: copies the template, runs the workload with the power
+ * files (and, for import and payrun, to record the reference states in WORK/ref), then for
+ * N crash points k spread over 1..T: copies the template, runs the workload with the power
  * cut at operation k (LD_PRELOAD=SO, FAULT_AT=k), then check: the vault opens, vault_check
  * passes (checkpoint, every page authenticated, integrity_check, audit chain), every
  * acknowledged registration is present with all its fields and its audit entry, nothing
- * else is there but possibly the one in flight, the snapshot tables are exactly one
- * reference state, not older than the last acknowledged import, with as many
- * snapshot.import audit entries as that state had; the batch is there whole (with its
- * audit entries) or not at all, and not absent once acknowledged; and one more
- * registration succeeds. Each workload marks its phases ("mark NAME OPS") with the fault
- * layer's operation count, so the driver reports how many points fell in each. */
+ * else is there but possibly the one in flight, the snapshot tables (or the pay runs) are
+ * exactly one reference state, not older than the last acknowledged step, with as many
+ * audit entries as that state had; a stored pay run has all its result rows summing to
+ * its totals; the batch is there whole (with its audit entries) or not at all, and not
+ * absent once acknowledged; and one more registration succeeds. Each workload marks its
+ * phases ("mark NAME OPS") with the fault layer's operation count, so the driver reports
+ * how many points fell in each.
+ *
+ * Argon2id (256 MiB, ~0.6 s per unlock) is memoised for every process of a run in files
+ * under $CRASHTEST_PWMEMO (default WORK/pwmemo; tests/tools/pwmemo.h): test-only, and
+ * outside the vault directories the fault layer watches. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <sodium.h>
@@ -46,16 +60,25 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "payrun/payrun.h"
 #include "registry/registry.h"
 #include "snapshot/snapshot.h"
 #include "vault/keyconf.h"
 #include "vault/vault.h"
+
+#include "pwmemo.h"
 
 #define OPERATOR "bob"
 #define PASS "crashtest passphrase"
 #define ADMIN "alice"
 #define ADMIN_PASS "correct horse battery"
 #define IMPORTS 2 /* snapshot A over S0, then B over A */
+#define APPROVER1 "carol"
+#define APPROVER1_PASS "crashtest approver one"
+#define APPROVER2 "dave"
+#define APPROVER2_PASS "crashtest approver two"
+#define PAY_DATE "2099-12-24" /* fixed: the reference run and every point store the same run */
+#define MAX_STAGES 4 /* payrun: none, created, approved once, approved */
 #define FAULT_EXIT_CODE 86
 #define MAX_ACK 100000
 
@@ -152,32 +175,23 @@ static int cmd_work(const char *dir, const char *acklog, long w)
     return 0;
 }
 
-/* The state of the snapshot tables: a hash of every row of snapshot (but the import
- * time), org_units, employees, employments, last_payrun and tax_tables in a fixed order,
- * the number of snapshot.import audit entries, and the row counts (for messages). */
+/* A workload's state as a hash of every row that queries q[0..n-1] return (each value with
+ * its type and length, each query's row count after its rows), the number of audit entries
+ * that audit_sql counts, and the row counts (for messages). */
 typedef struct {
     char hash[65];
     long audits;
     char counts[160];
 } snap_state;
 
-static int snap_state_of(vault *v, snap_state *out)
+static int state_of(vault *v, const char *const *q, const char *const *name, size_t n,
+                    const char *audit_sql, snap_state *out)
 {
-    static const char *const q[] = {
-        "SELECT source_system, export_time, employer_orgnr, manifest_sha256, trusted_comment,"
-        " imported_by, last_period, last_pay_date FROM snapshot",
-        "SELECT * FROM org_units ORDER BY org_unit_id",
-        "SELECT * FROM employees ORDER BY pnr",
-        "SELECT * FROM employments ORDER BY employment_id",
-        "SELECT * FROM last_payrun ORDER BY employment_id",
-        "SELECT * FROM tax_tables ORDER BY year, kind, tbl, income_from, income_to",
-    };
-    static const char *const name[] = {"snapshot", "org", "emp", "empl", "pay", "tax"};
     crypto_generichash_state h;
     crypto_generichash_init(&h, NULL, 0, 32);
     size_t used = 0;
     out->counts[0] = '\0';
-    for (size_t t = 0; t < sizeof q / sizeof q[0]; t++) {
+    for (size_t t = 0; t < n; t++) {
         sqlite3_stmt *st = NULL;
         if (sqlite3_prepare_v2(vault_db(v), q[t], -1, &st, NULL) != SQLITE_OK)
             return -1;
@@ -202,32 +216,71 @@ static int snap_state_of(vault *v, snap_state *out)
         if (rc != SQLITE_DONE)
             return -1;
         crypto_generichash_update(&h, (const unsigned char *)&rows, sizeof rows);
-        int n = snprintf(out->counts + used, sizeof out->counts - used, "%s%s=%ld",
+        if (name[t] == NULL)
+            continue;
+        int k = snprintf(out->counts + used, sizeof out->counts - used, "%s%s=%ld",
                          used ? "," : "", name[t], rows);
-        if (n > 0 && (size_t)n < sizeof out->counts - used)
-            used += (size_t)n;
+        if (k > 0 && (size_t)k < sizeof out->counts - used)
+            used += (size_t)k;
     }
     unsigned char bin[32];
     crypto_generichash_final(&h, bin, sizeof bin);
     sodium_bin2hex(out->hash, sizeof out->hash, bin, sizeof bin);
     out->audits = -1;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(vault_db(v), "SELECT count(*) FROM audit WHERE action='snapshot.import'",
-                           -1, &st, NULL) == SQLITE_OK &&
+    if (sqlite3_prepare_v2(vault_db(v), audit_sql, -1, &st, NULL) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW)
         out->audits = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
     return out->audits < 0 ? -1 : 0;
 }
 
-static void ack_state(FILE *ack, vault *v, int k)
+/* The snapshot tables: every row of snapshot (but the import time), org_units, employees,
+ * employments, last_payrun and tax_tables in a fixed order; the snapshot.import entries. */
+static int snap_state_of(vault *v, snap_state *out)
+{
+    static const char *const q[] = {
+        "SELECT source_system, export_time, employer_orgnr, manifest_sha256, trusted_comment,"
+        " imported_by, last_period, last_pay_date FROM snapshot",
+        "SELECT * FROM org_units ORDER BY org_unit_id",
+        "SELECT * FROM employees ORDER BY pnr",
+        "SELECT * FROM employments ORDER BY employment_id",
+        "SELECT * FROM last_payrun ORDER BY employment_id",
+        "SELECT * FROM tax_tables ORDER BY year, kind, tbl, income_from, income_to",
+    };
+    static const char *const name[] = {"snapshot", "org", "emp", "empl", "pay", "tax"};
+    return state_of(v, q, name, sizeof q / sizeof q[0],
+                    "SELECT count(*) FROM audit WHERE action='snapshot.import'", out);
+}
+
+/* The pay runs: every column of payruns but the times (created_at, approved_at,
+ * approved2_at differ between the reference run and a crash point), every result row, and
+ * the payrun.* audit entries (operator, action, detail: they hold no time either), so that
+ * data and audit are compared together; the last query puts the runs' status and net
+ * total in the counts. */
+static int payrun_state_of(vault *v, snap_state *out)
+{
+    static const char *const q[] = {
+        "SELECT id, period, pay_date, policy, status, created_by, rules_sha256, employments,"
+        " paid, gross_ore, tax_ore, deductions_ore, net_ore, last_net_ore, pending_ignored,"
+        " second_needed, approved_by, approved2_by FROM payruns ORDER BY id",
+        "SELECT * FROM payrun_results ORDER BY payrun_id, employment_id",
+        "SELECT operator, action, detail FROM audit WHERE action LIKE 'payrun.%' ORDER BY seq",
+    };
+    static const char *const name[] = {"runs", "results", "audit"};
+    return state_of(v, q, name, sizeof q / sizeof q[0],
+                    "SELECT count(*) FROM audit WHERE action LIKE 'payrun.%'", out);
+}
+
+/* Acknowledges step k of a staged workload (kind "import" or "payrun") with its state. */
+static void ack_state(FILE *ack, vault *v, const char *kind, int k)
 {
     snap_state s;
-    if (snap_state_of(v, &s) != 0) {
-        fprintf(stderr, "work: cannot read the snapshot tables\n");
+    if ((strcmp(kind, "payrun") == 0 ? payrun_state_of(v, &s) : snap_state_of(v, &s)) != 0) {
+        fprintf(stderr, "work: cannot read the %s tables\n", kind);
         _exit(1);
     }
-    fprintf(ack, "import %d %s %ld %s\n", k, s.hash, s.audits, s.counts);
+    fprintf(ack, "%s %d %s %ld %s\n", kind, k, s.hash, s.audits, s.counts);
     fflush(ack);
 }
 
@@ -257,7 +310,7 @@ static int cmd_work_import(const char *dir, const char *acklog, long w, const ch
         fprintf(stderr, "work: export key: %s\n", err_msg());
         return 1;
     }
-    ack_state(ack, v, 0);
+    ack_state(ack, v, "import", 0);
     const char *snaps[IMPORTS] = {snap_a, snap_b};
     for (int k = 1; k <= IMPORTS; k++) {
         char phase[16];
@@ -271,7 +324,7 @@ static int cmd_work_import(const char *dir, const char *acklog, long w, const ch
             fprintf(stderr, "work: import %d: %s\n", k, err_msg());
             return 1;
         }
-        ack_state(ack, v, k); /* acknowledged */
+        ack_state(ack, v, "import", k); /* acknowledged */
     }
     mark(ack, "close");
     fclose(ack);
@@ -322,6 +375,84 @@ static int cmd_work_batch(const char *dir, const char *acklog, long w, long nb)
     return 0;
 }
 
+/* The pay-run workload: W registrations as the registrar (left pending: the run is created
+ * with include_pending, as `payrun create --include-pending`), then the calls of `payrun
+ * create` as the registrar and of `payrun approve` as each approver, one session each, as
+ * the CLI makes them; each step acknowledged ("payrun K HASH AUDITS COUNTS") after it
+ * returned success. The template sets payrun.second_approval_pct to 0 and the run
+ * recalculates, so its net total moves and two approvers must release it. */
+static int cmd_work_payrun(const char *dir, const char *acklog, long w)
+{
+    FILE *ack = fopen(acklog, "a");
+    if (ack == NULL)
+        return 1;
+    mark(ack, "registrations");
+    vault *v = NULL;
+    if (open_vault(dir, &v) != RL_OK) {
+        fprintf(stderr, "work: open as %s: %s\n", OPERATOR, err_msg());
+        return 1;
+    }
+    if (register_some(v, ack, 1, w) != 0)
+        return 1;
+    /* The period after the snapshot's last run (reads only). */
+    char period[16] = "";
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(vault_db(v), "SELECT last_period FROM snapshot", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+        int y = 0, m = 0;
+        if (sscanf((const char *)sqlite3_column_text(st, 0), "%4d-%2d", &y, &m) == 2 &&
+            y >= 1900 && y < 2200 && m >= 1 && m <= 12)
+            snprintf(period, sizeof period, "%04d-%02d", m == 12 ? y + 1 : y, m % 12 + 1);
+    }
+    sqlite3_finalize(st);
+    if (!period[0]) {
+        fprintf(stderr, "work: the template's snapshot has no last period\n");
+        return 1;
+    }
+    ack_state(ack, v, "payrun", 0);
+    mark(ack, "payrun-create");
+    payrun_params p = {.period = period,
+                       .pay_date = PAY_DATE,
+                       .policy = "recalculate",
+                       .include_pending = 1,
+                       .rules_path = RL_RULES_DIR "/payroll.lua"};
+    int64_t id = 0;
+    FILE *devnull = fopen("/dev/null", "w");
+    int rc = payrun_create(v, &p, devnull, &id);
+    if (devnull)
+        fclose(devnull);
+    if (rc != RL_OK) {
+        fprintf(stderr, "work: payrun create: %s\n", err_msg());
+        return 1;
+    }
+    ack_state(ack, v, "payrun", 1); /* acknowledged */
+    vault_close(v);
+    static const char *const who[2][2] = {{APPROVER1, APPROVER1_PASS},
+                                          {APPROVER2, APPROVER2_PASS}};
+    char status[16] = "created";
+    for (int k = 0; k < 2 && strcmp(status, "approved") != 0; k++) {
+        char phase[16];
+        snprintf(phase, sizeof phase, "approve-%d", k + 1);
+        mark(ack, phase);
+        if (vault_open(dir, who[k][0], who[k][1], strlen(who[k][1]), &v) != RL_OK) {
+            fprintf(stderr, "work: open as %s: %s\n", who[k][0], err_msg());
+            return 1;
+        }
+        if (payrun_approve(v, id, status) != RL_OK) {
+            fprintf(stderr, "work: payrun approve as %s: %s\n", who[k][0], err_msg());
+            return 1;
+        }
+        ack_state(ack, v, "payrun", k + 2); /* acknowledged */
+        if (k == 0 && strcmp(status, "approved") != 0)
+            vault_close(v);
+    }
+    mark(ack, "close");
+    fclose(ack);
+    vault_close(v);
+    return 0;
+}
+
 /* --- check ------------------------------------------------------------------------------ */
 
 typedef struct {
@@ -360,18 +491,18 @@ static int in_audit(vault *v, const char *uuid)
     return n;
 }
 
-/* Reads "import K HASH AUDITS COUNTS" lines of path into refs[0..IMPORTS]; returns the
- * highest K read, or -1. */
-static int read_imports(const char *path, snap_state refs[IMPORTS + 1])
+/* Reads the "KIND K HASH AUDITS COUNTS" lines of path into refs[0..MAX_STAGES-1]; returns
+ * the highest K read, or -1. */
+static int read_stages(const char *path, const char *kind, snap_state refs[MAX_STAGES])
 {
     FILE *f = path ? fopen(path, "r") : NULL;
     int top = -1;
-    char line[600];
+    char line[600], word[16];
     while (f && fgets(line, sizeof line, f)) {
         int k;
         snap_state s;
-        if (sscanf(line, "import %d %64s %ld %159s", &k, s.hash, &s.audits, s.counts) == 4 &&
-            k >= 0 && k <= IMPORTS) {
+        if (sscanf(line, "%15s %d %64s %ld %159s", word, &k, s.hash, &s.audits, s.counts) == 5 &&
+            strcmp(word, kind) == 0 && k >= 0 && k < MAX_STAGES) {
             refs[k] = s;
             if (k > top)
                 top = k;
@@ -382,58 +513,10 @@ static int read_imports(const char *path, snap_state refs[IMPORTS + 1])
     return top;
 }
 
-/* The import workload's checks: the snapshot tables are one whole reference state. */
-static void check_snapshot(vault *v, const char *acklog, const char *ref, result *r)
+/* The import workload's last check: the newest snapshot.import audit entry names the
+ * manifest of the snapshot the tables hold (data and audit committed together). */
+static void check_import_audit(vault *v, result *r)
 {
-    snap_state refs[IMPORTS + 1], acks[IMPORTS + 1], now;
-    if (read_imports(ref, refs) != IMPORTS) {
-        r->corrupt++;
-        snprintf(r->msg, sizeof r->msg, "no reference states in %s", ref);
-        return;
-    }
-    memset(acks, 0, sizeof acks);
-    int acked = read_imports(acklog, acks);
-    for (int k = 1; k <= acked; k++)
-        if (acks[k].hash[0] && strcmp(acks[k].hash, refs[k].hash) != 0) {
-            r->corrupt++;
-            snprintf(r->msg, sizeof r->msg, "import %d made another state than the reference "
-                     "run (the workload is not deterministic)", k);
-            return;
-        }
-    if (acked < 1)
-        acked = 0;
-    if (snap_state_of(v, &now) != 0) {
-        r->corrupt++;
-        snprintf(r->msg, sizeof r->msg, "cannot read the snapshot tables");
-        return;
-    }
-    r->state = -1;
-    for (int k = 0; k <= IMPORTS; k++)
-        if (strcmp(now.hash, refs[k].hash) == 0)
-            r->state = k;
-    if (r->state < 0) {
-        r->mixed++;
-        snprintf(r->msg, sizeof r->msg, "snapshot tables are no reference state (a mix?): %s",
-                 now.counts);
-        return;
-    }
-    if (r->state < acked) {
-        r->lost++;
-        snprintf(r->msg, sizeof r->msg, "acknowledged import %d is missing: the vault holds "
-                 "state %d (%s)", acked, r->state, now.counts);
-    } else if (r->state > acked + 1) {
-        r->corrupt++;
-        snprintf(r->msg, sizeof r->msg, "state %d but import %d was never attempted", r->state,
-                 r->state);
-    } else if (r->state == acked + 1) {
-        r->extra_import = 1; /* committed, the process died before it was acknowledged */
-    }
-    if (now.audits != refs[r->state].audits) {
-        r->mixed++;
-        snprintf(r->msg, sizeof r->msg, "state %d with %ld snapshot.import audit entries, "
-                 "not %ld", r->state, now.audits, refs[r->state].audits);
-    }
-    /* The last import's audit entry names the manifest of the snapshot the tables hold. */
     sqlite3_stmt *st = NULL;
     int named = 0;
     if (sqlite3_prepare_v2(vault_db(v),
@@ -451,6 +534,101 @@ static void check_snapshot(vault *v, const char *acklog, const char *ref, result
     }
 }
 
+/* The pay-run workload's own check, besides the state hash: every stored run is whole, its
+ * result rows as many as its employments and summing to its totals. Returns 1 (and says
+ * which run, in msg) if one is not, or cannot be read. */
+static int payrun_partial(vault *v, char *msg, size_t cap)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(
+            vault_db(v),
+            "SELECT p.id, p.employments, count(x.employment_id), p.gross_ore,"
+            " coalesce(sum(x.gross_ore),0), p.net_ore, coalesce(sum(x.net_ore),0)"
+            " FROM payruns p LEFT JOIN payrun_results x ON x.payrun_id = p.id"
+            " GROUP BY p.id HAVING p.employments != count(x.employment_id)"
+            " OR p.gross_ore != coalesce(sum(x.gross_ore),0)"
+            " OR p.net_ore != coalesce(sum(x.net_ore),0) OR p.employments = 0",
+            -1, &st, NULL) != SQLITE_OK) {
+        snprintf(msg, cap, "cannot read the pay runs");
+        return 1;
+    }
+    int bad = sqlite3_step(st) == SQLITE_ROW;
+    if (bad)
+        snprintf(msg, cap, "partial pay run %lld: %lld employments, %lld result "
+                 "rows; gross %lld, rows %lld; net %lld, rows %lld",
+                 (long long)sqlite3_column_int64(st, 0), (long long)sqlite3_column_int64(st, 1),
+                 (long long)sqlite3_column_int64(st, 2), (long long)sqlite3_column_int64(st, 3),
+                 (long long)sqlite3_column_int64(st, 4), (long long)sqlite3_column_int64(st, 5),
+                 (long long)sqlite3_column_int64(st, 6));
+    sqlite3_finalize(st);
+    return bad;
+}
+
+/* The staged workloads' checks (kind "import": the snapshot tables; "payrun": the pay
+ * runs, their results and audit entries): the vault holds exactly one reference state, not
+ * older than the last acknowledged step, at most one newer (the step in flight), with as
+ * many audit entries as that state had. */
+static void check_stages(vault *v, const char *acklog, const char *ref, const char *kind,
+                         result *r)
+{
+    int payrun = strcmp(kind, "payrun") == 0;
+    const char *step = payrun ? "pay-run step" : "import", *tables = payrun ? "pay-run" : "snapshot";
+    snap_state refs[MAX_STAGES], acks[MAX_STAGES], now;
+    int top = read_stages(ref, kind, refs);
+    if (payrun ? top < 2 : top != IMPORTS) {
+        r->corrupt++;
+        snprintf(r->msg, sizeof r->msg, "no reference states in %s", ref);
+        return;
+    }
+    memset(acks, 0, sizeof acks);
+    int acked = read_stages(acklog, kind, acks);
+    for (int k = 1; k <= acked; k++)
+        if (acks[k].hash[0] && strcmp(acks[k].hash, refs[k].hash) != 0) {
+            r->corrupt++;
+            snprintf(r->msg, sizeof r->msg, "%s %d made another state than the reference run "
+                     "(the workload is not deterministic)", step, k);
+            return;
+        }
+    if (acked < 1)
+        acked = 0;
+    if ((payrun ? payrun_state_of(v, &now) : snap_state_of(v, &now)) != 0) {
+        r->corrupt++;
+        snprintf(r->msg, sizeof r->msg, "cannot read the %s tables", tables);
+        return;
+    }
+    r->state = -1;
+    for (int k = 0; k <= top; k++)
+        if (strcmp(now.hash, refs[k].hash) == 0)
+            r->state = k;
+    if (r->state < 0) {
+        r->mixed++;
+        if (!payrun || !payrun_partial(v, r->msg, sizeof r->msg))
+            snprintf(r->msg, sizeof r->msg, "%s tables are no reference state (a mix?): %s",
+                     tables, now.counts);
+        return;
+    }
+    if (r->state < acked) {
+        r->lost++;
+        snprintf(r->msg, sizeof r->msg, "acknowledged %s %d is missing: the vault holds "
+                 "state %d (%s)", step, acked, r->state, now.counts);
+    } else if (r->state > acked + 1) {
+        r->corrupt++;
+        snprintf(r->msg, sizeof r->msg, "state %d but %s %d was never attempted", r->state,
+                 step, r->state);
+    } else if (r->state == acked + 1) {
+        r->extra_import = 1; /* committed, the process died before it was acknowledged */
+    }
+    if (now.audits != refs[r->state].audits) {
+        r->mixed++;
+        snprintf(r->msg, sizeof r->msg, "state %d with %ld %s audit entries, not %ld", r->state,
+                 now.audits, payrun ? "payrun.*" : "snapshot.import", refs[r->state].audits);
+    }
+    if (payrun && payrun_partial(v, r->msg, sizeof r->msg))
+        r->mixed++;
+    else if (!payrun)
+        check_import_audit(v, r);
+}
+
 /* Counts the registration.batch audit entries. */
 static long batch_audits(vault *v)
 {
@@ -465,9 +643,10 @@ static long batch_audits(vault *v)
     return n;
 }
 
-/* ref is the reference states (import workload) or NULL; batch the size of the batch
- * (batch workload) or 0. */
-static void do_check(const char *dir, const char *acklog, const char *ref, long batch, result *r)
+/* ref is the reference states of a staged workload (kind "import" or "payrun") or NULL;
+ * batch the size of the batch (batch workload) or 0. */
+static void do_check(const char *dir, const char *acklog, const char *ref, const char *kind,
+                     long batch, result *r)
 {
     memset(r, 0, sizeof *r);
     r->state = -1;
@@ -504,7 +683,7 @@ static void do_check(const char *dir, const char *acklog, const char *ref, long 
     }
     r->check_ok = 1;
     if (ref)
-        check_snapshot(v, acklog, ref, r);
+        check_stages(v, acklog, ref, kind, r);
     if (audit_index(v) != 0) {
         snprintf(r->msg, sizeof r->msg, "cannot index the audit entries");
         r->corrupt = 1;
@@ -602,15 +781,42 @@ static int cmd_check(const char *dir, const char *acklog, const char *arg)
 {
     result r;
     long batch = arg && !strncmp(arg, "batch=", 6) ? atol(arg + 6) : 0;
-    const char *ref = arg && !batch ? arg : NULL;
-    do_check(dir, acklog, ref, batch, &r);
+    int payrun = arg && !strncmp(arg, "payrun=", 7);
+    const char *ref = arg && !batch ? arg + (payrun ? 7 : 0) : NULL;
+    const char *kind = payrun ? "payrun" : "import";
+    do_check(dir, acklog, ref, kind, batch, &r);
     printf("opened=%d check=%d acked=%ld inflight_committed=%d lost=%d corrupted=%d", r.opened,
            r.check_ok, r.acked, r.extra, r.lost, r.corrupt);
     if (ref || batch)
         printf(" state=%d mixed=%d inflight_%s_committed=%d", r.state, r.mixed,
-               ref ? "import" : "batch", r.extra_import);
+               ref ? kind : "batch", r.extra_import);
     printf(" %s\n", r.msg);
     return r.lost || r.corrupt || r.mixed ? 1 : 0;
+}
+
+/* The pay-run negative control (tests/e2e/crashtest.sh): deletes one result row of pay run 1
+ * through the vault, a partial run that a power cut must never leave; check must say so. */
+static int cmd_spoil_payrun(const char *dir)
+{
+    vault *v = NULL;
+    if (open_vault(dir, &v) != RL_OK) {
+        fprintf(stderr, "spoil: open: %s\n", err_msg());
+        return 1;
+    }
+    int began = vault_begin(v) == RL_OK;
+    int ok = began &&
+             sqlite3_exec(vault_db(v),
+                          "DELETE FROM payrun_results WHERE payrun_id = 1 AND employment_id ="
+                          " (SELECT max(employment_id) FROM payrun_results WHERE payrun_id = 1)",
+                          NULL, NULL, NULL) == SQLITE_OK &&
+             sqlite3_changes(vault_db(v)) == 1 && vault_commit(v) == RL_OK;
+    if (!ok) {
+        fprintf(stderr, "spoil: no result row of pay run 1 deleted: %s\n", err_msg());
+        if (began)
+            vault_rollback(v);
+    }
+    vault_close(v);
+    return ok ? 0 : 1;
 }
 
 /* --- drive ------------------------------------------------------------------------------ */
@@ -627,6 +833,8 @@ static int copy_vault(const char *from, const char *to)
 typedef struct {
     const char *tmpl, *work, *mode, *workload, *snap_a, *snap_b;
     int import; /* the import workload */
+    int payrun; /* the pay-run workload */
+    const char *kind; /* the staged workloads' kind ("import", "payrun"), else NULL */
     long batch; /* the batch workload: its size, else 0 */
     long regs;
     unsigned long long seed;
@@ -656,6 +864,8 @@ static int run_work(const drive_cfg *c, const char *dir, const char *acklog,
             setenv("FAULT_COUNT_OUT", count_out, 1);
         if (c->import)
             execl(self, self, "work-import", dir, acklog, w, c->snap_a, c->snap_b, (char *)NULL);
+        else if (c->payrun)
+            execl(self, self, "work-payrun", dir, acklog, w, (char *)NULL);
         else if (c->batch)
             execl(self, self, "work-batch", dir, acklog, w, nb, (char *)NULL);
         else
@@ -682,7 +892,7 @@ static int one_point(const drive_cfg *c, unsigned long long k)
         return 2;
     int ws = run_work(c, dir, ack, k, mode, seed, NULL);
     result r;
-    do_check(dir, ack, c->import ? c->ref : NULL, c->batch, &r);
+    do_check(dir, ack, c->kind ? c->ref : NULL, c->kind, c->batch, &r);
     FILE *f = fopen(res, "w");
     if (f) {
         fprintf(f, "%llu %s %d %d %d %ld %d %d %d %d %d %d %s\n", k, mode, ws, r.opened,
@@ -752,23 +962,34 @@ static int cmd_drive(int argc, char **argv)
         }
     }
     c.import = strcmp(c.workload, "import") == 0;
+    c.payrun = strcmp(c.workload, "payrun") == 0;
+    c.kind = c.import ? "import" : c.payrun ? "payrun" : NULL;
     int is_batch = strcmp(c.workload, "batch") == 0;
     if (!is_batch)
         c.batch = 0;
     else if (c.batch == 0)
         c.batch = 10000;
     if (c.regs < 0)
-        c.regs = c.import || is_batch ? 10 : 150;
+        c.regs = c.import || is_batch ? 10 : c.payrun ? 2 : 150;
     if (!c.tmpl || !c.work || !faultlib[0] || points < 1 || jobs < 1 || c.regs < 0 ||
         c.regs >= MAX_ACK || c.batch < 0 || c.batch >= MAX_ACK ||
-        (!c.import && !is_batch && (strcmp(c.workload, "registration") != 0 || c.regs < 1)) ||
+        (!c.kind && !is_batch && (strcmp(c.workload, "registration") != 0 || c.regs < 1)) ||
         (c.import && (!c.snap_a || !c.snap_b))) {
         fprintf(stderr, "usage: crashtest drive --template DIR --work DIR --faultlib SO "
-                        "[--workload registration|import|batch] [--points N] [--jobs J] [--regs W] "
+                        "[--workload registration|import|batch|payrun] [--points N] [--jobs J] [--regs W] "
                         "[--seed S] [--only K] [--mode M] [--snap-a DIR --snap-b DIR] [--batch N]\n");
         return 2;
     }
     snprintf(c.ref, sizeof c.ref, "%s/ref", c.work);
+    if (getenv("CRASHTEST_PWMEMO") == NULL) {
+        /* WORK/pwmemo: beside the points' vault directories, never inside one */
+        char memo[4200];
+        snprintf(memo, sizeof memo, "%s/pwmemo", c.work);
+        if (pwmemo_use_dir(memo) != 0 || setenv("CRASHTEST_PWMEMO", memo, 1) != 0) {
+            fprintf(stderr, "crashtest: cannot make %s: %s\n", memo, strerror(errno));
+            return 2;
+        }
+    }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     unsigned long long *ks = NULL;
@@ -776,7 +997,7 @@ static int cmd_drive(int argc, char **argv)
     unsigned long long total = 0;
     phase ph[8];
     size_t nph = 0;
-    if (only && !c.import) {
+    if (only && !c.kind) {
         ks = malloc(sizeof *ks);
         ks[nk++] = only;
     } else {
@@ -795,23 +1016,27 @@ static int cmd_drive(int argc, char **argv)
             return 2;
         }
         fclose(f);
-        if (c.import) {
-            /* Its states before and after each import are the references. */
+        if (c.kind) {
+            /* Its states before and after each step are the references. */
             char cmd[9000];
-            snprintf(cmd, sizeof cmd, "grep '^import ' '%s' > '%s'", ack, c.ref);
+            snprintf(cmd, sizeof cmd, "grep '^%s ' '%s' > '%s'", c.kind, ack, c.ref);
             if (system(cmd) != 0)
                 return 2;
         }
         result r;
-        do_check(dir, ack, c.import ? c.ref : NULL, c.batch, &r);
+        do_check(dir, ack, c.kind ? c.ref : NULL, c.kind, c.batch, &r);
+        snap_state refs[MAX_STAGES];
         if (r.lost || r.corrupt || r.mixed || r.acked != c.regs ||
-            (c.import && r.state != IMPORTS) || (c.batch && r.state != 1)) {
+            (c.import && r.state != IMPORTS) || (c.batch && r.state != 1) ||
+            (c.payrun && (r.state != MAX_STAGES - 1 ||
+                          read_stages(c.ref, "payrun", refs) != MAX_STAGES - 1 ||
+                          !strstr(refs[r.state].counts, "runs=1,")))) {
             fprintf(stderr, "crashtest: the run without a fault fails its check: %s\n", r.msg);
             return 1;
         }
         nph = read_phases(ack, ph, sizeof ph / sizeof ph[0]);
         if (only) {
-            /* import --only K: the counting run above made the reference states */
+            /* import/payrun --only K: the counting run above made the reference states */
             ks = malloc(sizeof *ks);
             ks[nk++] = only;
             points = 0;
@@ -832,6 +1057,11 @@ static int cmd_drive(int argc, char **argv)
         if (c.import)
             printf("crashtest import: %llu operations on the vault's files in a run of %ld "
                    "registrations, two snapshot imports with --replace and close; %zu crash "
+                   "points\n",
+                   total, c.regs, nk);
+        else if (c.payrun)
+            printf("crashtest payrun: %llu operations on the vault's files in a run of %ld "
+                   "registrations, a pay run created, approved twice and close; %zu crash "
                    "points\n",
                    total, c.regs, nk);
         else if (c.batch)
@@ -861,7 +1091,7 @@ static int cmd_drive(int argc, char **argv)
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     long run = 0, lost = 0, corrupt = 0, mixed = 0, opened = 0, nocut = 0, inflight = 0;
-    long inflight_import = 0, bad = 0, states[IMPORTS + 1] = {0};
+    long inflight_import = 0, bad = 0, states[MAX_STAGES] = {0};
     for (size_t j = 0; j < nk; j++) {
         char res[4200], line[1000], mode[8], msg[600] = "";
         snprintf(res, sizeof res, "%s/p%llu.result", c.work, ks[j]);
@@ -887,7 +1117,7 @@ static int cmd_drive(int argc, char **argv)
         mixed += mx;
         inflight += ex;
         inflight_import += exi;
-        if (state >= 0 && state <= IMPORTS)
+        if (state >= 0 && state < MAX_STAGES)
             states[state]++;
         for (size_t p = nph; p-- > 0;)
             if (k >= ph[p].from) {
@@ -926,6 +1156,12 @@ static int cmd_drive(int argc, char **argv)
                states[2]);
         printf("in-flight import committed though unacknowledged: %ld\n", inflight_import);
     }
+    if (c.payrun) {
+        printf("partial pay run: %ld\n", mixed);
+        printf("pay run after the cut: none %ld, created %ld, approved once %ld, approved %ld\n",
+               states[0], states[1], states[2], states[3]);
+        printf("in-flight pay-run step committed though unacknowledged: %ld\n", inflight_import);
+    }
     if (c.batch) {
         printf("partial batch: %ld\n", mixed);
         printf("batch after the cut: absent %ld, whole %ld\n", states[0], states[1]);
@@ -949,6 +1185,18 @@ int main(int argc, char **argv)
         return cmd_work(argv[2], argv[3], atol(argv[4]));
     if (argc == 6 && !strcmp(argv[1], "work-batch"))
         return cmd_work_batch(argv[2], argv[3], atol(argv[4]), atol(argv[5]));
+    /* Test-only: Argon2id memoised in files outside the vault directory (so the fault layer
+     * never sees them), shared by the driver and every work process it starts. */
+    const char *memo = getenv("CRASHTEST_PWMEMO");
+    if (memo && memo[0] && strcmp(memo, "none") != 0 && pwmemo_use_dir(memo) != 0) {
+        fprintf(stderr, "crashtest: cannot make the Argon2id memo directory %s: %s\n", memo,
+                strerror(errno));
+        return 2;
+    }
+    if (argc == 3 && !strcmp(argv[1], "spoil-payrun"))
+        return cmd_spoil_payrun(argv[2]);
+    if (argc == 5 && !strcmp(argv[1], "work-payrun"))
+        return cmd_work_payrun(argv[2], argv[3], atol(argv[4]));
     if (argc == 7 && !strcmp(argv[1], "work-import"))
         return cmd_work_import(argv[2], argv[3], atol(argv[4]), argv[5], argv[6]);
     if ((argc == 4 || argc == 5) && !strcmp(argv[1], "check"))
@@ -956,6 +1204,7 @@ int main(int argc, char **argv)
     if (argc >= 2 && !strcmp(argv[1], "drive"))
         return cmd_drive(argc, argv);
     fprintf(stderr, "usage: crashtest drive ... | work VAULT ACKLOG W | work-import VAULT ACKLOG "
-                    "W SNAPA SNAPB | work-batch VAULT ACKLOG W N | check VAULT ACKLOG [REF|batch=N]\n");
+                    "W SNAPA SNAPB | work-batch VAULT ACKLOG W N | work-payrun VAULT ACKLOG W | check VAULT "
+                    "ACKLOG [REF|batch=N|payrun=REF]\n");
     return 2;
 }

@@ -14,12 +14,11 @@
  * both are listed apart. Prints one row per artifact, file and mutation; exit 1 on a miss.
  *
  * Opening a vault derives its key with Argon2id (256 MiB, ~0.6 s). So that thousands of
- * mutated vaults can be opened, crypto_pwhash is interposed below with a memo of its exact
- * inputs: the same passphrase, salt and parameters give the same output, as the real
+ * mutated vaults can be opened, crypto_pwhash is replaced by the memo of tests/tools/pwmemo.c
+ * (in memory): the same passphrase, salt and parameters give the same output, as the real
  * function does; any changed input (a flipped salt or parameter) runs the real one. The
  * keyring's unlock delay (sleep) is skipped for the same reason. Nothing in app/ changes. */
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -40,59 +39,12 @@
 #include "vault/vault.h"
 #include "vault/vfs.h"
 
+#include "pwmemo.h"
+
 #define MAX_FILES 16
 #define PAGE VFS_PAGE_SIZE
 
-/* --- the memoised key derivation ---------------------------------------------------- */
-
-typedef int (*pwhash_fn)(unsigned char *, unsigned long long, const char *, unsigned long long,
-                         const unsigned char *, unsigned long long, size_t, int);
-#define MEMO_MAX 64
-static struct {
-    uint8_t in[32];
-    uint8_t out[64];
-    unsigned long long outlen;
-} memo[MEMO_MAX];
-static size_t memo_n;
-static unsigned long kdf_real, kdf_memo;
-
-int crypto_pwhash(unsigned char *const out, unsigned long long outlen, const char *const passwd,
-                  unsigned long long passwdlen, const unsigned char *const salt,
-                  unsigned long long opslimit, size_t memlimit, int alg)
-{
-    uint8_t id[32];
-    crypto_generichash_state h;
-    uint64_t p[4] = {outlen, opslimit, memlimit, (uint64_t)(int64_t)alg};
-    crypto_generichash_init(&h, NULL, 0, sizeof id);
-    crypto_generichash_update(&h, (const uint8_t *)p, sizeof p);
-    crypto_generichash_update(&h, salt, crypto_pwhash_SALTBYTES);
-    crypto_generichash_update(&h, (const uint8_t *)passwd, passwdlen);
-    crypto_generichash_final(&h, id, sizeof id);
-    for (size_t i = 0; i < memo_n; i++)
-        if (memo[i].outlen == outlen && memcmp(memo[i].in, id, sizeof id) == 0) {
-            memcpy(out, memo[i].out, outlen);
-            kdf_memo++;
-            return 0;
-        }
-    static pwhash_fn real;
-    if (real == NULL) {
-        void *sym = dlsym(RTLD_NEXT, "crypto_pwhash");
-        memcpy(&real, &sym, sizeof real);
-    }
-    if (real == NULL) {
-        fprintf(stderr, "tamper: libsodium's crypto_pwhash not found\n");
-        exit(2);
-    }
-    int rc = real(out, outlen, passwd, passwdlen, salt, opslimit, memlimit, alg);
-    kdf_real++;
-    if (rc == 0 && outlen <= sizeof memo[0].out) {
-        size_t slot = memo_n < MEMO_MAX ? memo_n++ : (size_t)(kdf_real % MEMO_MAX);
-        memcpy(memo[slot].in, id, sizeof id);
-        memcpy(memo[slot].out, out, outlen);
-        memo[slot].outlen = outlen;
-    }
-    return rc;
-}
+/* --- unlock costs: Argon2id is memoised by tests/tools/pwmemo.c (linked in) ------------ */
 
 /* The keyring's growing delay after failed unlocks: skipped (counted) in the campaign. */
 static unsigned long sleeps_skipped;
@@ -969,6 +921,8 @@ int main(int argc, char **argv)
         printf("%-12s %-21s %-29s %6lu %8lu %6lu %6lu %6lu %7s\n", r->artifact, r->file, r->kind,
                r->tried, r->detected, r->exit3, r->noeffect, r->limit, rate);
     }
+    unsigned long kdf_real, kdf_memo;
+    pwmemo_stats(&kdf_real, &kdf_memo);
     printf("\n%lu mutations in %.1f s (%.0f/s); Argon2id: %lu real, %lu memoised; unlock delays "
            "skipped: %lu\n",
            total_tried, secs, (double)total_tried / secs, kdf_real, kdf_memo, sleeps_skipped);
