@@ -88,6 +88,7 @@ struct rules {
     void *pool_free[POOL_CLASSES]; /* free blocks of each class, linked through their start */
     pool_slab *slabs;
     char *slab_cur, *slab_end;
+    size_t slab_bytes; /* slabs taken from malloc: never given back before close */
 };
 
 /* --- accounting -------------------------------------------------------------------- */
@@ -143,9 +144,18 @@ static void *pool_take(rules *r, size_t n)
         return p;
     }
     if ((size_t)(r->slab_end - r->slab_cur) < size) {
+        /* A freed block stays in its class, so slabs only grow: they are capped at the
+         * memory limit too, or a rule that fills and drops memory in one block size after
+         * another would hold up to POOL_CLASSES times the limit while r->mem stays under
+         * it. Real memory is then at most twice max_memory (slabs + malloc'd blocks). */
+        if (r->slab_bytes > r->max_mem || POOL_SLAB > r->max_mem - r->slab_bytes) {
+            r->mem_refused = true;
+            return NULL;
+        }
         pool_slab *s = malloc(POOL_SLAB);
         if (s == NULL)
             return NULL;
+        r->slab_bytes += POOL_SLAB;
         s->next = r->slabs;
         r->slabs = s;
         r->slab_cur = (char *)(s + 1);

@@ -610,9 +610,22 @@ static void test_memory_limit(void **state)
         "  local s = 'x'\n"
         "  while true do s = s .. s end\n"
         "end\n"
-        "function ok(e) return {} end\n";
-    const char *fns[] = {"rep", "rep_caught", "grow", "double"};
-    for (size_t i = 0; i < 4; i++) {
+        "function ok(e) return {} end\n"
+        /* 2 MiB of strings in one small-block size after another, each dropped before the
+         * next: never more than the limit alive, but the pool keeps freed blocks by size,
+         * so its slabs are capped at the limit too (without the cap this returned). */
+        "function churn(e)\n"
+        "  for len = 8, 231, 16 do\n"
+        "    local t = {}\n"
+        "    for i = 1, (2 * 1024 * 1024) // (len + 25) do\n"
+        "      local d = tostring(i)\n"
+        "      t[i] = string.rep('x', len - #d) .. d\n"
+        "    end\n"
+        "  end\n"
+        "  return {}\n"
+        "end\n";
+    const char *fns[] = {"rep", "rep_caught", "grow", "double", "churn"};
+    for (size_t i = 0; i < 5; i++) {
         load_ok(f, src, &lim);
         expect_ok(f, "ok");
         expect_fail(f, fns[i], "memory limit (8 MiB) reached");
