@@ -1283,24 +1283,6 @@ cleanup:
  * as they are made rather than all at the commit (performance.md, "Pay run"). */
 #define RUN_CACHE_KIB 4096
 
-static int64_t cache_kib(sqlite3 *db)
-{
-    sqlite3_stmt *st = NULL;
-    int64_t kib = 0;
-    if (sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        kib = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return kib < 0 ? -kib : kib * 4; /* pages of 4 KiB (the vault's page size) */
-}
-
-static void cache_set(sqlite3 *db, int64_t kib)
-{
-    char sql[64];
-    snprintf(sql, sizeof sql, "PRAGMA cache_size=-%lld", (long long)kib);
-    (void)sqlite3_exec(db, sql, NULL, NULL, NULL); /* only a size: the run works without */
-}
-
 /* Receives each computed batch, in input order. */
 typedef int (*batch_sink)(void *ctx, const batch *b);
 
@@ -1312,12 +1294,12 @@ static int engine_run(vault *v, engine *en, const char *period, FILE *progress,
     source es;
     pipeline pl;
     int rc;
-    int64_t cache_before = cache_kib(vault_db(v));
+    int64_t cache_before = vault_cache_kib(v);
     if (cache_before > RUN_CACHE_KIB)
-        cache_set(vault_db(v), RUN_CACHE_KIB);
+        vault_cache_set(v, RUN_CACHE_KIB);
     if ((rc = source_open(v, &es)) != RL_OK) {
         if (cache_before > RUN_CACHE_KIB)
-            cache_set(vault_db(v), cache_before);
+            vault_cache_set(v, cache_before);
         return rc;
     }
     int64_t done = 0, total_rows = scalar(vault_db(v), "SELECT count(*) FROM employments", NULL);
@@ -1367,7 +1349,7 @@ cleanup:
     pipeline_stop(&pl); /* first: the worker may still be using the rules and tables */
     source_close(&es);
     if (cache_before > RUN_CACHE_KIB)
-        cache_set(vault_db(v), cache_before);
+        vault_cache_set(v, cache_before);
     for (int i = 0; i < NBUF; i++) /* the buffers may be used again */
         bufs[i].state = B_FREE;
     return rc;

@@ -1055,24 +1055,6 @@ static int build_index(importer *im, const char *sql)
  * 256 MiB, with the rest of the import's memory, keeps the peak well under 1 GiB. */
 #define IMPORT_CACHE_MAX_KIB (256 * 1024)
 
-static int64_t cache_kib(sqlite3 *db)
-{
-    sqlite3_stmt *st = NULL;
-    int64_t kib = 0;
-    if (sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        kib = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return kib < 0 ? -kib : kib * 4; /* pages of 4 KiB (the vault's page size) */
-}
-
-static void cache_set(sqlite3 *db, int64_t kib)
-{
-    char sql[64];
-    snprintf(sql, sizeof sql, "PRAGMA cache_size=-%lld", (long long)kib);
-    (void)sqlite3_exec(db, sql, NULL, NULL, NULL); /* only a size: the import works without */
-}
-
 /* Expected keys for a set: the signed row count, but no more than the file could hold. */
 static size_t expect_rows(const snap_file *f)
 {
@@ -1114,9 +1096,9 @@ int snapshot_import(vault *v, const char *dir, const minisig_pubkey *pk, int rep
 
     /* The database takes about 1.4 times the CSV bytes (generated snapshots: 220 MB for
      * 165 MB at 1,000,000 employments). */
-    cache_before = cache_kib(im.db);
+    cache_before = vault_cache_kib(im.v);
     if (cache_before > 0 && im.total_bytes / 1024 * 3 / 2 > (size_t)cache_before)
-        cache_set(im.db, im.total_bytes / 1024 * 3 / 2 < IMPORT_CACHE_MAX_KIB
+        vault_cache_set(im.v, im.total_bytes / 1024 * 3 / 2 < IMPORT_CACHE_MAX_KIB
                              ? (int64_t)(im.total_bytes / 1024 * 3 / 2)
                              : IMPORT_CACHE_MAX_KIB);
     if ((rc = vault_begin(v)) != RL_OK)
@@ -1216,8 +1198,8 @@ int snapshot_import(vault *v, const char *dir, const minisig_pubkey *pk, int rep
 cleanup:
     if (in_tx)
         vault_rollback(v);
-    if (cache_before > 0 && cache_kib(im.db) != cache_before)
-        cache_set(im.db, cache_before); /* gives the pages back */
+    if (cache_before > 0 && vault_cache_kib(im.v) != cache_before)
+        vault_cache_set(im.v, cache_before); /* gives the pages back */
     sqlite3_finalize(org.ins);
     free(org.refs);
     sqlite3_finalize(emp_ins);

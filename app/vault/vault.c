@@ -1060,6 +1060,24 @@ void vault_close(vault *v)
 sqlite3 *vault_db(vault *v) { return v->db; }
 const char *vault_dir(const vault *v) { return v->dir; }
 uint64_t vault_commits(const vault *v) { return v->commits; }
+
+int64_t vault_cache_kib(vault *v)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t kib = 0;
+    if (sqlite3_prepare_v2(v->db, "PRAGMA cache_size", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        kib = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return kib < 0 ? -kib : kib * 4; /* pages of 4 KiB (the vault's page size) */
+}
+
+void vault_cache_set(vault *v, int64_t kib)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size=-%lld", (long long)kib);
+    (void)sqlite3_exec(v->db, sql, NULL, NULL, NULL);
+}
 const char *vault_operator(const vault *v) { return v->operator; }
 vault_role vault_operator_role(const vault *v) { return v->role; }
 

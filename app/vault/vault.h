@@ -54,6 +54,11 @@ vault_role vault_operator_role(const vault *v);
  * shown by status so operators can note it; a later, lower number means a rolled-back vault. */
 uint64_t vault_commits(const vault *v);
 
+/* The connection's page cache in KiB, and setting it (PRAGMA cache_size) for one large
+ * operation, which puts it back after: best effort, only a size, nothing depends on it. */
+int64_t vault_cache_kib(vault *v);
+void vault_cache_set(vault *v, int64_t kib);
+
 /* RL_EAUTH with a message naming the action unless the operator has one of roles (a mask). */
 int vault_require_role(const vault *v, unsigned roles, const char *action)
     __attribute__((warn_unused_result));
