@@ -116,8 +116,11 @@ static int db_open(vault *v, const uint8_t *key, int create)
     if (bench_plain)
         vfs_name = NULL;
 #endif
+    /* NOMUTEX: the connection is only ever used by the thread that opened the vault (the
+     * pay run's and payment file's helper threads never touch it), so SQLite's per-call
+     * mutex is pure cost: 4 % of the pay run's reading thread at 1,000,000 employments. */
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_EXRESCODE |
-                (create ? SQLITE_OPEN_CREATE : 0);
+                SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
     int src = sqlite3_open_v2(v->db_path, &v->db, flags, vfs_name);
     if (src != SQLITE_OK)
         return vault_sql_error(v, src, "opening the vault database");
@@ -1006,12 +1009,22 @@ int vault_open(const char *dir, const char *name, const char *pass, size_t pass_
     }
     if (rc != RL_OK)
         goto cleanup;
-    if ((rc = schema_check(v->db)) != RL_OK || (rc = counter_check(v)) != RL_OK ||
+    int upgrade_from = 0;
+    if ((rc = schema_check(v->db, &upgrade_from)) != RL_OK || (rc = counter_check(v)) != RL_OK ||
         (rc = audit_head_check(v)) != RL_OK)
         goto cleanup;
     if ((rc = operator_role(v, name, &v->role)) != RL_OK)
         goto cleanup;
     snprintf(v->operator, sizeof v->operator, "%s", name);
+    if (upgrade_from) {
+        /* A vault written by an older program: its tables brought up to date at the first
+         * login (added, never rewritten), in the audit log like any change. */
+        char detail[80];
+        snprintf(detail, sizeof detail, "schema upgraded from version %d", upgrade_from);
+        if ((rc = vault_begin(v)) != RL_OK || (rc = schema_upgrade(v->db, upgrade_from)) ||
+            (rc = vault_audit(v, "vault.upgrade", detail)) || (rc = vault_commit(v)))
+            goto cleanup;
+    }
     if (failures_before > 0) {
         /* Failed unlocks cannot be written where they happen (no key yet): the keyring
          * counted them, and the next successful login puts them in the audit log. */

@@ -52,10 +52,20 @@ typedef struct {
     vfs_ctx *ctx;
     sqlite3_file *real;
     int kind;
-    uint8_t *scratch;      /* one frame: P + FRAME_HDR bytes */
+    uint8_t *scratch;      /* one frame: FRAME_HDR + P bytes (the database uses P of it) */
     sqlite3_int64 hdr_off; /* offset of the WAL frame header last written, or -1 */
     uint32_t hdr_pgno;     /* its page number */
+    /* Writes held back (see wb_room): wb_len bytes for the file at wb_off, sealed. */
+    uint8_t *wb;
+    size_t wb_len;
+    sqlite3_int64 wb_off;
 } vfile;
+
+/* The write-behind buffer's size: 30 WAL frames or 31 database pages. SQLite's unix VFS
+ * writes at most 128 KiB - 1 bytes per call (it masks the length to 17 bits, and a longer
+ * write comes back as SQLITE_FULL). */
+#define WB_CAP ((size_t)31 * P)
+_Static_assert(WB_CAP < 0x20000, "the unix VFS writes less than 128 KiB at a time");
 
 /* The associated data: what a sealed page is bound to. */
 static void make_ad(uint8_t ad[20], int kind, uint32_t pgno, sqlite3_int64 off)
@@ -106,6 +116,39 @@ static uint32_t get_be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* --- write-behind ------------------------------------------------------------------- */
+
+/* SQLite writes a WAL frame as two writes (header, page), a transaction's frames one after
+ * the other, and a checkpoint's pages in page order: a system call each, which on the
+ * reference virtual machine cost more than sealing the page. Writes that continue the
+ * previous one are gathered here and written together. Every other operation on the file
+ * (a read, a sync, its size, a truncation, a file control, the close) writes them out
+ * first, so SQLite never sees the difference, and nothing is held across a sync: what a
+ * sync promises is on disk when it returns. */
+static int wb_flush(vfile *f)
+{
+    if (f->wb_len == 0)
+        return SQLITE_OK;
+    size_t n = f->wb_len;
+    f->wb_len = 0;
+    return f->real->pMethods->xWrite(f->real, f->wb, (int)n, f->wb_off);
+}
+
+/* Where to put n bytes that belong at off: in the buffer, after what it holds if they
+ * continue it; NULL (and *rc) if writing the buffer out failed. */
+static uint8_t *wb_room(vfile *f, sqlite3_int64 off, size_t n, int *rc)
+{
+    if (f->wb_len > 0 && (off != f->wb_off + (sqlite3_int64)f->wb_len || f->wb_len + n > WB_CAP)) {
+        if ((*rc = wb_flush(f)) != SQLITE_OK)
+            return NULL;
+    }
+    if (f->wb_len == 0)
+        f->wb_off = off;
+    uint8_t *at = f->wb + f->wb_len;
+    f->wb_len += n;
+    return at;
+}
+
 /* --- database file ----------------------------------------------------------------- */
 
 /* A header read that cannot be authenticated must not fail the open: after a power cut
@@ -127,6 +170,9 @@ static void synth_header(uint8_t *page)
 
 static int db_read(vfile *f, void *buf, int amt, sqlite3_int64 off)
 {
+    int frc = wb_flush(f);
+    if (frc != SQLITE_OK)
+        return frc;
     if (amt == P && off % P == 0) {
         int rc = f->real->pMethods->xRead(f->real, buf, amt, off);
         if (rc == SQLITE_IOERR_SHORT_READ) {
@@ -177,8 +223,12 @@ static int db_write(vfile *f, const void *buf, int amt, sqlite3_int64 off)
         sqlite3_log(SQLITE_IOERR_WRITE, "reservlon vault: page 1 without the reserved bytes");
         return SQLITE_IOERR_WRITE;
     }
-    page_seal(f->ctx, KIND_DB, (uint32_t)(off / P) + 1, 0, page, f->scratch);
-    return f->real->pMethods->xWrite(f->real, f->scratch, P, off);
+    int rc = SQLITE_OK;
+    uint8_t *at = wb_room(f, off, P, &rc);
+    if (at == NULL)
+        return rc;
+    page_seal(f->ctx, KIND_DB, (uint32_t)(off / P) + 1, 0, page, at);
+    return SQLITE_OK;
 }
 
 /* --- WAL file ------------------------------------------------------------------------ */
@@ -200,7 +250,9 @@ static int wal_frame_pgno(vfile *f, sqlite3_int64 frame, uint32_t *pgno)
         return SQLITE_OK;
     }
     uint8_t hdr[FRAME_HDR];
-    int rc = f->real->pMethods->xRead(f->real, hdr, FRAME_HDR, frame);
+    int rc = wb_flush(f);
+    if (rc == SQLITE_OK)
+        rc = f->real->pMethods->xRead(f->real, hdr, FRAME_HDR, frame);
     if (rc != SQLITE_OK)
         return rc == SQLITE_IOERR_SHORT_READ ? SQLITE_IOERR_DATA : rc;
     *pgno = get_be32(hdr);
@@ -209,6 +261,9 @@ static int wal_frame_pgno(vfile *f, sqlite3_int64 frame, uint32_t *pgno)
 
 static int wal_read(vfile *f, void *buf, int amt, sqlite3_int64 off)
 {
+    int frc = wb_flush(f);
+    if (frc != SQLITE_OK)
+        return frc;
     sqlite3_int64 within = 0;
     sqlite3_int64 frame = wal_frame_of(off, &within);
     uint8_t *out = buf;
@@ -221,14 +276,22 @@ static int wal_read(vfile *f, void *buf, int amt, sqlite3_int64 off)
         return f->real->pMethods->xRead(f->real, buf, amt, off);
     }
     if (within == FRAME_HDR && amt == P) {
-        uint32_t pgno;
-        int rc = wal_frame_pgno(f, frame, &pgno);
+        if (f->hdr_off == frame) {
+            int rc = f->real->pMethods->xRead(f->real, buf, amt, off);
+            if (rc != SQLITE_OK)
+                return rc;
+            return page_open(f->ctx, KIND_WAL, f->hdr_pgno, frame, out) == 0 ? SQLITE_OK
+                                                                               : SQLITE_IOERR_DATA;
+        }
+        /* The page number is in the frame's header: one read of header and page (a
+         * checkpoint reads every frame this way) instead of two. */
+        int rc = f->real->pMethods->xRead(f->real, f->scratch, FRAME, frame);
         if (rc != SQLITE_OK)
-            return rc;
-        rc = f->real->pMethods->xRead(f->real, buf, amt, off);
-        if (rc != SQLITE_OK)
-            return rc;
-        return page_open(f->ctx, KIND_WAL, pgno, frame, out) == 0 ? SQLITE_OK : SQLITE_IOERR_DATA;
+            return rc == SQLITE_IOERR_SHORT_READ ? SQLITE_IOERR_DATA : rc;
+        if (page_open(f->ctx, KIND_WAL, get_be32(f->scratch), frame, f->scratch + FRAME_HDR) != 0)
+            return SQLITE_IOERR_DATA;
+        memcpy(out, f->scratch + FRAME_HDR, P);
+        return SQLITE_OK;
     }
     if (within == 0 && amt == FRAME) {
         /* Whole-frame reads happen during recovery. A frame that fails to open is handed
@@ -250,26 +313,32 @@ static int wal_write(vfile *f, const void *buf, int amt, sqlite3_int64 off)
 {
     sqlite3_int64 within = 0;
     sqlite3_int64 frame = wal_frame_of(off, &within);
+    int rc = SQLITE_OK;
     if (frame < 0) {
         if (off + amt > WAL_HDR)
             return SQLITE_IOERR_WRITE;
+        if ((rc = wb_flush(f)) != SQLITE_OK)
+            return rc;
         return f->real->pMethods->xWrite(f->real, buf, amt, off);
     }
     if (within == 0 && amt == FRAME_HDR) {
-        int rc = f->real->pMethods->xWrite(f->real, buf, amt, off);
-        if (rc == SQLITE_OK) {
-            f->hdr_off = frame;
-            f->hdr_pgno = get_be32(buf);
-        }
-        return rc;
+        uint8_t *at = wb_room(f, off, FRAME_HDR, &rc);
+        if (at == NULL)
+            return rc;
+        memcpy(at, buf, FRAME_HDR);
+        f->hdr_off = frame;
+        f->hdr_pgno = get_be32(buf);
+        return SQLITE_OK;
     }
     if (within == FRAME_HDR && amt == P) {
         uint32_t pgno;
-        int rc = wal_frame_pgno(f, frame, &pgno);
-        if (rc != SQLITE_OK)
+        if ((rc = wal_frame_pgno(f, frame, &pgno)) != SQLITE_OK)
             return rc;
-        page_seal(f->ctx, KIND_WAL, pgno, frame, buf, f->scratch);
-        return f->real->pMethods->xWrite(f->real, f->scratch, P, off);
+        uint8_t *at = wb_room(f, off, P, &rc);
+        if (at == NULL)
+            return rc;
+        page_seal(f->ctx, KIND_WAL, pgno, frame, buf, at);
+        return SQLITE_OK;
     }
     sqlite3_log(SQLITE_IOERR_WRITE, "reservlon vault: unexpected WAL write of %d at %lld", amt,
                 (long long)off);
@@ -282,8 +351,14 @@ static int x_close(sqlite3_file *pf)
 {
     vfile *f = (vfile *)pf;
     int rc = SQLITE_OK;
-    if (f->real->pMethods != NULL)
-        rc = f->real->pMethods->xClose(f->real);
+    if (f->real->pMethods != NULL) {
+        rc = wb_flush(f);
+        int crc = f->real->pMethods->xClose(f->real);
+        if (rc == SQLITE_OK)
+            rc = crc;
+    }
+    free(f->wb);
+    f->wb = NULL;
     if (f->scratch != NULL) {
         sodium_memzero(f->scratch, FRAME);
         free(f->scratch);
@@ -328,20 +403,23 @@ static int x_write(sqlite3_file *pf, const void *buf, int amt, sqlite3_int64 off
 static int x_truncate(sqlite3_file *pf, sqlite3_int64 size)
 {
     vfile *f = (vfile *)pf;
+    int rc = wb_flush(f);
     f->hdr_off = -1;
-    return f->real->pMethods->xTruncate(f->real, size);
+    return rc != SQLITE_OK ? rc : f->real->pMethods->xTruncate(f->real, size);
 }
 
 static int x_sync(sqlite3_file *pf, int flags)
 {
     vfile *f = (vfile *)pf;
-    return f->real->pMethods->xSync(f->real, flags);
+    int rc = wb_flush(f);
+    return rc != SQLITE_OK ? rc : f->real->pMethods->xSync(f->real, flags);
 }
 
 static int x_file_size(sqlite3_file *pf, sqlite3_int64 *size)
 {
     vfile *f = (vfile *)pf;
-    return f->real->pMethods->xFileSize(f->real, size);
+    int rc = wb_flush(f);
+    return rc != SQLITE_OK ? rc : f->real->pMethods->xFileSize(f->real, size);
 }
 
 static int x_lock(sqlite3_file *pf, int lock)
@@ -365,6 +443,9 @@ static int x_check_reserved_lock(sqlite3_file *pf, int *out)
 static int x_file_control(sqlite3_file *pf, int op, void *arg)
 {
     vfile *f = (vfile *)pf;
+    int rc = wb_flush(f); /* e.g. a size hint or a persisted-WAL query sees the file whole */
+    if (rc != SQLITE_OK)
+        return rc;
     if (op == SQLITE_FCNTL_PRAGMA) {
         char **az = arg;
         if (az[1] != NULL && sqlite3_stricmp(az[1], "page_size") == 0 && az[2] != NULL &&
@@ -462,12 +543,18 @@ static int v_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *pf, int flag
               : (flags & SQLITE_OPEN_WAL) ? KIND_WAL
                                           : KIND_JOURNAL;
     f->scratch = malloc(FRAME);
-    if (f->scratch == NULL)
+    f->wb = f->kind == KIND_JOURNAL ? NULL : malloc(WB_CAP); /* sealed bytes only */
+    if (f->scratch == NULL || (f->wb == NULL && f->kind != KIND_JOURNAL)) {
+        free(f->scratch);
+        free(f->wb);
+        f->scratch = f->wb = NULL;
         return SQLITE_NOMEM;
+    }
     int rc = ctx->root->xOpen(ctx->root, name, f->real, flags, out_flags);
     if (rc != SQLITE_OK) {
         free(f->scratch);
-        f->scratch = NULL;
+        free(f->wb);
+        f->scratch = f->wb = NULL;
         return rc;
     }
     f->base.pMethods = &io_methods;

@@ -530,41 +530,41 @@ static sample wl_batch(int plain)
     return (sample){t1 - t0, 0, 0};
 }
 
-static int measure(workload fn, int plain, int runs, result *out)
+/* Runs the workload once more in a child and adds its figures to out. */
+static int measure(workload fn, int plain, result *out)
 {
-    memset(out, 0, sizeof *out);
-    for (int i = 0; i < runs; i++) {
-        char cmd[400];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s/v'", scratch);
-        if (system(cmd) != 0)
-            return -1;
-        int fds[2];
-        if (pipe(fds) != 0)
-            return -1;
-        pid_t pid = fork();
-        if (pid < 0)
-            return -1;
-        if (pid == 0) {
-            close(fds[0]);
-            sample s = fn(plain);
-            ssize_t w = write(fds[1], &s, sizeof s);
-            _exit(w == (ssize_t)sizeof s && s.secs >= 0 ? 0 : 1);
-        }
-        close(fds[1]);
-        sample s = failed;
-        ssize_t got = read(fds[0], &s, sizeof s);
+    if (out->n >= MAX_RUNS)
+        return -1;
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/v'", scratch);
+    if (system(cmd) != 0)
+        return -1;
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
         close(fds[0]);
-        int status = 0;
-        struct rusage ru;
-        if (wait4(pid, &status, 0, &ru) != pid || !WIFEXITED(status) ||
-            WEXITSTATUS(status) != 0 || got != (ssize_t)sizeof s || s.secs < 0)
-            return -1;
-        out->p50[out->n] = s.p50;
-        out->p99[out->n] = s.p99;
-        out->secs[out->n++] = s.secs;
-        if (ru.ru_maxrss > out->rss_kb)
-            out->rss_kb = ru.ru_maxrss;
+        sample s = fn(plain);
+        ssize_t w = write(fds[1], &s, sizeof s);
+        _exit(w == (ssize_t)sizeof s && s.secs >= 0 ? 0 : 1);
     }
+    close(fds[1]);
+    sample s = failed;
+    ssize_t got = read(fds[0], &s, sizeof s);
+    close(fds[0]);
+    int status = 0;
+    struct rusage ru;
+    if (wait4(pid, &status, 0, &ru) != pid || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0 || got != (ssize_t)sizeof s || s.secs < 0)
+        return -1;
+    out->p50[out->n] = s.p50;
+    out->p99[out->n] = s.p99;
+    out->secs[out->n++] = s.secs;
+    if (ru.ru_maxrss > out->rss_kb)
+        out->rss_kb = ru.ru_maxrss;
     return 0;
 }
 
@@ -613,18 +613,21 @@ static sample wl_sqlcipher_open(int plain)
 
 static const char *sqlcipher_prog; /* --sqlcipher PROGRAM: the SQLCipher baseline */
 static long bench_size;
-static int bench_runs;
 
 /* Runs the SQLCipher baseline program for one workload and returns its stdout, malloc'd;
  * NULL on failure (its stderr passes through). */
 static char *sqlcipher_run(const char *name)
 {
-    char size[32], runs[16];
+    char size[32], sub[300];
     snprintf(size, sizeof size, "%ld", bench_size);
-    snprintf(runs, sizeof runs, "%d", bench_runs);
+    /* One run per call (the rounds interleave it with ours), in a scratch directory that
+     * outlives the call so its template vaults are built once. */
+    snprintf(sub, sizeof sub, "%s/sqlcipher", scratch);
+    if (mkdir(sub, 0700) != 0 && errno != EEXIST)
+        return NULL;
     const char *argv[16] = {sqlcipher_prog, "--snapshot", snapshot_dir, "--size", size,
-                            "--runs", runs};
-    int argc = 7;
+                            "--runs", "1", "--scratch", sub};
+    int argc = 9;
     if (batch_path) {
         argv[argc++] = "--batch";
         argv[argc++] = batch_path;
@@ -670,10 +673,10 @@ static char *sqlcipher_run(const char *name)
     return buf;
 }
 
-/* The SQLCipher baseline's result for one workload: 0 or -1. */
+/* Runs the SQLCipher baseline once more for one workload and adds its figures to out: 0
+ * or -1. */
 static int sqlcipher_measure(const char *name, result *out)
 {
-    memset(out, 0, sizeof *out);
     char *text = sqlcipher_run(name);
     json_value *j = NULL;
     int rc = -1;
@@ -686,20 +689,19 @@ static int sqlcipher_measure(const char *name, result *out)
     if (w == NULL || json_string(w, NULL) == NULL || strcmp(json_string(w, NULL), name) != 0 ||
         rss == NULL || json_int64(rss, &kb) != RL_OK)
         goto cleanup;
-    out->rss_kb = (long)kb;
+    if ((long)kb > out->rss_kb)
+        out->rss_kb = (long)kb;
     for (size_t a = 0; a < 3; a++) {
         const json_value *arr = json_get(j, arrays_key[a]);
-        if (arr == NULL || json_typeof(arr) != JSON_ARRAY || json_len(arr) < 1 ||
-            json_len(arr) > MAX_RUNS)
+        if (arr == NULL || json_typeof(arr) != JSON_ARRAY || json_len(arr) != 1 ||
+            out->n >= MAX_RUNS)
             goto cleanup;
-        out->n = (int)json_len(arr);
-        for (size_t i = 0; i < json_len(arr); i++) {
-            const char *num = json_number_text(json_at(arr, i));
-            if (num == NULL)
-                goto cleanup;
-            arrays[a][i] = strtod(num, NULL);
-        }
+        const char *num = json_number_text(json_at(arr, 0));
+        if (num == NULL)
+            goto cleanup;
+        arrays[a][out->n] = strtod(num, NULL);
     }
+    out->n++;
     rc = 0;
 cleanup:
     if (rc != 0)
@@ -831,7 +833,7 @@ int main(int argc, char **argv)
 {
     long size = 0;
     int runs = 3, settings = 0;
-    const char *json_path = NULL;
+    const char *json_path = NULL, *given_scratch = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--snapshot") == 0)
             snapshot_dir = argv[i + 1];
@@ -849,13 +851,15 @@ int main(int argc, char **argv)
             keep_payfile = argv[i + 1];
         else if (strcmp(argv[i], "--settings") == 0)
             settings = 1;
+        else if (strcmp(argv[i], "--scratch") == 0)
+            given_scratch = argv[i + 1];
 #ifndef RL_BENCH_SQLCIPHER
         else if (strcmp(argv[i], "--sqlcipher") == 0)
             sqlcipher_prog = argv[i + 1];
 #endif
     }
     if (snapshot_dir == NULL || runs < 1 || runs > MAX_RUNS) {
-        fprintf(stderr, "usage: bench --snapshot DIR --size N [--runs R] [--json FILE] [--batch FILE] [--only TEXT] [--keep-payfile PATH] [--sqlcipher PROGRAM] [--settings 1]\n");
+        fprintf(stderr, "usage: bench --snapshot DIR --size N [--runs R] [--json FILE] [--batch FILE] [--only TEXT] [--keep-payfile PATH] [--sqlcipher PROGRAM] [--settings 1] [--scratch DIR]\n");
         return 2;
     }
     if (sodium_init() < 0)
@@ -874,7 +878,6 @@ int main(int argc, char **argv)
     }
 #else
     bench_size = size;
-    bench_runs = runs;
     if (settings) {
         fprintf(stderr, "bench: --settings is for the SQLCipher baseline program\n");
         return 2;
@@ -897,8 +900,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench: %s\n", err_msg());
         return 1;
     }
-    snprintf(scratch, sizeof scratch, "%s", "/tmp/rl-bench-XXXXXX");
-    if (mkdtemp(scratch) == NULL)
+    /* --scratch DIR (the baseline program's, given by bench): templates kept between
+     * calls, and the directory left for its owner to remove. */
+    snprintf(scratch, sizeof scratch, "%s", given_scratch ? given_scratch : "/tmp/rl-bench-XXXXXX");
+    if (given_scratch == NULL && mkdtemp(scratch) == NULL)
         return 1;
     FILE *json = json_path ? fopen(json_path, "a") : NULL;
     int rc = 0;
@@ -913,7 +918,11 @@ int main(int argc, char **argv)
         (void)json, (void)size;
         if (!(flags & BASE_SQLCIPHER))
             continue;
-        if (measure(workloads[w].fn, 1, runs, &ours) != 0) {
+        memset(&ours, 0, sizeof ours);
+        int ok = 1;
+        for (int i = 0; i < runs && ok; i++)
+            ok = measure(workloads[w].fn, 1, &ours) == 0;
+        if (!ok) {
             fprintf(stderr, "bench-sqlcipher: %s failed\n", name);
             rc = 1;
         } else {
@@ -923,9 +932,22 @@ int main(int argc, char **argv)
         result plain, sq;
         int with_plain = (flags & BASE_PLAIN) != 0;
         int with_sq = (flags & BASE_SQLCIPHER) && sqlcipher_prog != NULL;
-        if (measure(workloads[w].fn, 0, runs, &ours) != 0 ||
-            (with_plain && measure(workloads[w].fn, 1, runs, &plain) != 0) ||
-            (with_sq && sqlcipher_measure(name, &sq) != 0)) {
+        memset(&ours, 0, sizeof ours);
+        memset(&plain, 0, sizeof plain);
+        memset(&sq, 0, sizeof sq);
+        /* Interleaved rounds, ours first in even rounds and last in odd ones: this virtual
+         * machine's disk and CPU drift by tens of percent over minutes, and a drift must
+         * not land on one side of a ratio. */
+        int ok = 1;
+        for (int i = 0; i < runs && ok; i++) {
+            if (i % 2 == 0)
+                ok = measure(workloads[w].fn, 0, &ours) == 0;
+            ok = ok && (!with_plain || measure(workloads[w].fn, 1, &plain) == 0) &&
+                 (!with_sq || sqlcipher_measure(name, &sq) == 0);
+            if (ok && i % 2 == 1)
+                ok = measure(workloads[w].fn, 0, &ours) == 0;
+        }
+        if (!ok) {
             fprintf(stderr, "bench: %s failed\n", name);
             rc = 1;
         } else if (flags & LATENCY) {
@@ -938,7 +960,7 @@ int main(int argc, char **argv)
     if (json)
         fclose(json);
     char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'%s", scratch, given_scratch ? "/v" : "");
     if (system(cmd) != 0)
         rc = 1;
     return rc;
