@@ -20,6 +20,7 @@
 #include "common/err.h"
 #include "common/field.h"
 #include "common/fileio.h"
+#include "common/mem.h"
 #include "ident/ident.h"
 #include "sig/minisig.h"
 
@@ -389,12 +390,10 @@ static int finish_person(lookup *L, payees *ps, payee *cur, int64_t n_emps)
         if (L->w) /* the builder reads the array: it cannot move (reserve_payees sized it) */
             return err_set(RL_EDATA, "employment %s: the pay run pays more people than it has "
                                      "employments: the vault is inconsistent", cur->first_emp);
-        size_t cap = ps->cap ? ps->cap * 2 : 64;
-        payee *p = realloc(ps->p, cap * sizeof *p);
+        payee *p = mem_grow(ps->p, &ps->cap, ps->n + 1, sizeof *p, 64);
         if (p == NULL)
             return err_set(RL_ENOMEM, "out of memory");
         ps->p = p;
-        ps->cap = cap;
     }
     ps->p[ps->n++] = *cur;
     if (L->w && ps->n % 256 == 0)

@@ -14,6 +14,7 @@
 
 #include "common/err.h"
 #include "common/field.h"
+#include "common/mem.h"
 #include "payfile/pain002.h"
 #include "payfile/payfile.h"
 
@@ -84,14 +85,10 @@ static int finish(const uint8_t key[32], int64_t run, priv *pv, person *cur, siz
         return RL_OK;
     }
     payfile_e2e_id(key, run, cur->pnr, cur->e2e);
-    if (pv->np == pv->cap) {
-        size_t cap = pv->cap ? pv->cap * 2 : 256;
-        person *p = realloc(pv->p, cap * sizeof *p);
-        if (p == NULL)
-            return err_set(RL_ENOMEM, "out of memory");
-        pv->p = p;
-        pv->cap = cap;
-    }
+    person *p = mem_grow(pv->p, &pv->cap, pv->np + 1, sizeof *p, 256);
+    if (p == NULL)
+        return err_set(RL_ENOMEM, "out of memory");
+    pv->p = p;
     pv->p[pv->np++] = *cur;
     return RL_OK;
 }

@@ -10,8 +10,9 @@
 #include <unistd.h>
 
 #include "common/err.h"
-#include "common/html.h"
 #include "common/fileio.h"
+#include "common/html.h"
+#include "common/mem.h"
 #include "payfile/payfile.h"
 #include "payrun/payrun.h"
 
@@ -496,14 +497,10 @@ cleanup:
 
 static int reg_push(rregs *rs, const rreg *r)
 {
-    if (rs->n == rs->cap) {
-        size_t cap = rs->cap ? rs->cap * 2 : 64;
-        rreg *p = realloc(rs->r, cap * sizeof *p);
-        if (p == NULL)
-            return err_set(RL_ENOMEM, "out of memory");
-        rs->r = p;
-        rs->cap = cap;
-    }
+    rreg *p = mem_grow(rs->r, &rs->cap, rs->n + 1, sizeof *p, 64);
+    if (p == NULL)
+        return err_set(RL_ENOMEM, "out of memory");
+    rs->r = p;
     rs->r[rs->n++] = *r;
     return RL_OK;
 }

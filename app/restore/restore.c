@@ -18,6 +18,7 @@
 #include "common/field.h"
 #include "common/fileio.h"
 #include "common/json.h"
+#include "common/mem.h"
 #include "ident/ident.h"
 #include "journal/journal.h"
 #include "snapshot/csv.h"
@@ -354,14 +355,10 @@ static int load_employees(snapshot *s, uint64_t rows_expected)
 
 static int emp_push(snapshot *s, employment **out)
 {
-    if (s->nemps == s->emps_cap) {
-        size_t cap = s->emps_cap ? s->emps_cap * 2 : 1024;
-        employment *e = realloc(s->emps, cap * sizeof *e);
-        if (e == NULL)
-            return err_set(RL_ENOMEM, "out of memory");
-        s->emps = e;
-        s->emps_cap = cap;
-    }
+    employment *e = mem_grow(s->emps, &s->emps_cap, s->nemps + 1, sizeof *e, 1024);
+    if (e == NULL)
+        return err_set(RL_ENOMEM, "out of memory");
+    s->emps = e;
     *out = &s->emps[s->nemps++];
     memset(*out, 0, sizeof **out);
     return RL_OK;
