@@ -15,9 +15,10 @@
 #include "common/field.h"
 #include "common/fileio.h"
 #include "common/json.h"
+#include "payrun/lineset.h"
 #include "rules/rules.h"
-#include "vault/keyconf.h"
 #include "sig/minisig.h"
+#include "vault/keyconf.h"
 
 #define MAX_LINES 64
 #define DEFAULT_SECOND_PCT 5
@@ -697,14 +698,63 @@ static int64_t scalar(sqlite3 *db, const char *sql, const char *arg)
     return v;
 }
 
-/* Sums the rules' lines by category, appending the notes and the lines (JSON) to the
- * buffers; RL_EDATA for a code outside GROSS_*, TAX, DED_*, NOTE. */
-static int sum_lines(const rules_line *l, size_t n, int64_t *gross, int64_t *tax, int64_t *ded,
-                     sbuf *notes, sbuf *lines_json)
+/* One pay line as JSON, as payrun_show prints it (an element of the "lines" array). */
+static void line_json(sbuf *b, bool first, const char *code, int64_t amount, const char *text)
 {
-    size_t notes0 = notes->len, lines0 = lines_json->len;
+    sb_cat(b, first ? "{\"code\":" : ",{\"code\":");
+    sb_str(b, code);
+    sb_cat(b, ",\"amount_ore\":");
+    sb_int(b, amount);
+    sb_cat(b, ",\"text\":");
+    sb_str(b, text);
+    sb_put(b, "}", 1);
+}
+
+/* How a pay run stores lines: each (code, text) pair once per run in payrun_texts, and per
+ * employment "number:amount" for each line, comma-separated ("0:3450000,1:758000"), in
+ * the rules' order. The same lines as JSON were three quarters of every stored result:
+ * written to the WAL, sealed and checkpointed, they were a quarter of the pay run and
+ * made the payment file read three times the pages (docs/performance.md). */
+typedef struct {
+    lineset *set;
+    sqlite3_stmt *ins; /* INSERT INTO payrun_texts */
+    vault *v;
+    int64_t run_id;
+} line_texts;
+
+static int texts_ref(line_texts *tx, const rules_line *l, sbuf *out)
+{
+    uint32_t idx;
+    bool added;
+    int rc = lineset_intern(tx->set, l->code, l->text, &idx, &added);
+    if (rc != RL_OK)
+        return rc;
+    if (added) {
+        sqlite3_bind_int64(tx->ins, 1, tx->run_id);
+        sqlite3_bind_int64(tx->ins, 2, idx);
+        sqlite3_bind_text(tx->ins, 3, l->code, -1, SQLITE_STATIC);
+        sqlite3_bind_text(tx->ins, 4, l->text, -1, SQLITE_STATIC);
+        int src = sqlite3_step(tx->ins);
+        sqlite3_reset(tx->ins);
+        if (src != SQLITE_DONE)
+            return vault_sql_error(tx->v, src, "storing the pay run");
+    }
+    if (out->len > 0)
+        sb_put(out, ",", 1);
+    sb_int(out, idx);
+    sb_put(out, ":", 1);
+    sb_int(out, l->amount_ore);
+    return RL_OK;
+}
+
+/* Sums the rules' lines by category and appends the notes; the lines go to out in the
+ * stored form (tx given) or not at all (out NULL). RL_EDATA for a code outside GROSS_*,
+ * TAX, DED_*, NOTE. */
+static int sum_lines(const rules_line *l, size_t n, int64_t *gross, int64_t *tax, int64_t *ded,
+                     sbuf *notes, sbuf *out, line_texts *tx)
+{
+    size_t notes0 = notes->len;
     *gross = *tax = *ded = 0;
-    sb_put(lines_json, "[", 1);
     for (size_t i = 0; i < n; i++) {
         if (strncmp(l[i].code, "GROSS_", 6) == 0)
             *gross += l[i].amount_ore;
@@ -721,16 +771,86 @@ static int sum_lines(const rules_line *l, size_t n, int64_t *gross, int64_t *tax
             return err_set(RL_EDATA, "the rules returned a line with code '%.24s' (allowed: "
                                      "GROSS_*, TAX, DED_*, NOTE)",
                            l[i].code);
-        sb_cat(lines_json, lines_json->len > lines0 + 1 ? ",{\"code\":" : "{\"code\":");
-        sb_str(lines_json, l[i].code);
-        sb_cat(lines_json, ",\"amount_ore\":");
-        sb_int(lines_json, l[i].amount_ore);
-        sb_cat(lines_json, ",\"text\":");
-        sb_str(lines_json, l[i].text);
-        sb_put(lines_json, "}", 1);
+        if (out && tx) {
+            int rc = texts_ref(tx, &l[i], out);
+            if (rc != RL_OK)
+                return rc;
+        }
     }
-    sb_put(lines_json, "]", 1);
     return RL_OK;
+}
+
+/* The stored lines of one result as JSON into out: results stored by schema version 2 hold
+ * the JSON itself; later ones "number:amount,..." into the run's texts. RL_EINTEGRITY if
+ * they are neither. */
+static int lines_json(const char *stored, const lineset *set, sbuf *out)
+{
+    if (stored[0] == '[') {
+        sb_cat(out, stored);
+        return RL_OK;
+    }
+    sb_put(out, "[", 1);
+    const char *p = stored;
+    for (bool first = true; *p; first = false) {
+        if (!first && *p++ != ',')
+            return err_set(RL_EINTEGRITY, "malformed stored pay lines");
+        uint64_t idx = 0, amount = 0;
+        const char *d = p;
+        while (*p >= '0' && *p <= '9' && p - d < 10)
+            idx = idx * 10 + (uint64_t)(*p++ - '0');
+        if (p == d || *p++ != ':')
+            return err_set(RL_EINTEGRITY, "malformed stored pay lines");
+        bool neg = *p == '-';
+        p += neg;
+        d = p;
+        while (*p >= '0' && *p <= '9' && p - d < 18)
+            amount = amount * 10 + (uint64_t)(*p++ - '0');
+        const char *code = idx <= UINT32_MAX ? lineset_code(set, (uint32_t)idx) : NULL;
+        if (p == d || (*p != ',' && *p != '\0') || code == NULL)
+            return err_set(RL_EINTEGRITY, "malformed stored pay lines");
+        line_json(out, first, code, neg ? -(int64_t)amount : (int64_t)amount,
+                  lineset_text(set, (uint32_t)idx));
+    }
+    sb_put(out, "]", 1);
+    return RL_OK;
+}
+
+/* The texts of pay run id, in number order (RL_EINTEGRITY if the numbers have gaps). */
+static int texts_load(vault *v, int64_t id, lineset **out)
+{
+    sqlite3_stmt *st = NULL;
+    lineset *set = NULL;
+    int rc = lineset_new(&set);
+    int src = rc == RL_OK ? sqlite3_prepare_v2(vault_db(v),
+                                               "SELECT idx, code, text FROM payrun_texts WHERE"
+                                               " payrun_id = ?1 ORDER BY idx",
+                                               -1, &st, NULL)
+                          : SQLITE_OK;
+    if (rc == RL_OK && src == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+            uint32_t idx;
+            bool added;
+            const char *code = (const char *)sqlite3_column_text(st, 1);
+            const char *text = (const char *)sqlite3_column_text(st, 2);
+            if (code == NULL || text == NULL ||
+                (rc = lineset_intern(set, code, text, &idx, &added)) != RL_OK || !added ||
+                sqlite3_column_int64(st, 0) != (int64_t)idx) {
+                rc = err_set(RL_EINTEGRITY, "pay run %lld: its stored line texts are damaged",
+                             (long long)id);
+                break;
+            }
+        }
+    }
+    if (rc == RL_OK && src != SQLITE_DONE)
+        rc = vault_sql_error(v, src, "reading the pay run");
+    sqlite3_finalize(st);
+    if (rc != RL_OK) {
+        lineset_free(set);
+        set = NULL;
+    }
+    *out = set;
+    return rc;
 }
 
 /* --- the rules on the other cores ------------------------------------------------------ */
@@ -1145,15 +1265,15 @@ typedef struct {
 
 /* Stores one computed batch in input order and adds it to the totals. */
 static int batch_store(vault *v, sqlite3_stmt *ins, int64_t run_id, const batch *b,
-                       sbuf *scratch[3], totals *t, int64_t *protected_paid)
+                       sbuf *scratch[3], line_texts *tx, totals *t, int64_t *protected_paid)
 {
-    sbuf *warn = scratch[0], *notes = scratch[1], *lines_json = scratch[2];
+    sbuf *warn = scratch[0], *notes = scratch[1], *lines = scratch[2];
     for (size_t i = 0; i < b->n; i++) {
         const item *it = &b->it[i];
         int64_t gross, tax, ded;
-        notes->len = lines_json->len = 0;
+        notes->len = lines->len = 0;
         int rc = sum_lines(b->lines + it->line_off, it->line_n, &gross, &tax, &ded, notes,
-                           lines_json);
+                           lines, tx);
         if (rc != RL_OK)
             return err_wrap(rc, "pay run aborted at employment %s (nothing was written): ",
                             it->id);
@@ -1167,7 +1287,7 @@ static int batch_store(vault *v, sqlite3_stmt *ins, int64_t run_id, const batch 
             sb_cat(warn, "no bank account: cannot be paid by file; ");
         if (net > 0 && it->protected_id)
             (*protected_paid)++;
-        if (warn->oom || notes->oom || lines_json->oom)
+        if (warn->oom || notes->oom || lines->oom)
             return err_set(RL_ENOMEM, "out of memory");
         sqlite3_bind_int64(ins, 1, run_id);
         sqlite3_bind_text(ins, 2, it->id, -1, SQLITE_STATIC);
@@ -1177,7 +1297,7 @@ static int batch_store(vault *v, sqlite3_stmt *ins, int64_t run_id, const batch 
         sqlite3_bind_int64(ins, 6, ded);
         sqlite3_bind_int64(ins, 7, net);
         sqlite3_bind_int64(ins, 8, it->last_net);
-        sqlite3_bind_text(ins, 9, lines_json->buf, (int)lines_json->len, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 9, lines->len ? lines->buf : "", (int)lines->len, SQLITE_STATIC);
         sqlite3_bind_text(ins, 10, notes->len ? notes->buf : "", (int)notes->len,
                           SQLITE_STATIC);
         sqlite3_bind_text(ins, 11, warn->len ? warn->buf : "", warn->len ? (int)warn->len - 2 : 0,
@@ -1360,6 +1480,7 @@ typedef struct {
     sqlite3_stmt *ins;
     int64_t run_id;
     sbuf *scratch[3];
+    line_texts tx;
     totals t;
     int64_t protected_paid;
 } store_ctx;
@@ -1367,7 +1488,7 @@ typedef struct {
 static int store_sink(void *ctx, const batch *b)
 {
     store_ctx *s = ctx;
-    return batch_store(s->v, s->ins, s->run_id, b, s->scratch, &s->t, &s->protected_paid);
+    return batch_store(s->v, s->ins, s->run_id, b, s->scratch, &s->tx, &s->t, &s->protected_paid);
 }
 
 int payrun_create(vault *v, const payrun_params *p, FILE *progress, int64_t *id)
@@ -1376,8 +1497,8 @@ int payrun_create(vault *v, const payrun_params *p, FILE *progress, int64_t *id)
     sqlite3_stmt *ins = NULL;
     engine en;
     int en_open = 0;
-    sbuf warn = {0}, notes = {0}, lines_json = {0};
-    store_ctx sc = {.scratch = {&warn, &notes, &lines_json}};
+    sbuf warn = {0}, notes = {0}, lines = {0};
+    store_ctx sc = {.scratch = {&warn, &notes, &lines}};
     int in_tx = 0;
     int rc;
     if ((rc = vault_require_role(v, VAULT_ROLE_REGISTRAR | VAULT_ROLE_APPROVER,
@@ -1450,6 +1571,14 @@ int payrun_create(vault *v, const payrun_params *p, FILE *progress, int64_t *id)
     sc.v = v;
     sc.ins = ins;
     sc.run_id = run_id;
+    sc.tx = (line_texts){.v = v, .run_id = run_id};
+    if ((rc = lineset_new(&sc.tx.set)) != RL_OK)
+        goto cleanup;
+    src = sqlite3_prepare_v2(db, "INSERT INTO payrun_texts VALUES(?,?,?,?)", -1, &sc.tx.ins, NULL);
+    if (src != SQLITE_OK) {
+        rc = vault_sql_error(v, src, "creating the pay run");
+        goto cleanup;
+    }
     if ((rc = engine_run(v, &en, p->period, progress, store_sink, &sc)) != RL_OK)
         goto cleanup;
     const totals t = sc.t;
@@ -1496,9 +1625,11 @@ cleanup:
     sqlite3_finalize(ins);
     if (en_open)
         engine_close(&en);
+    sqlite3_finalize(sc.tx.ins);
+    lineset_free(sc.tx.set);
     free(warn.buf);
     free(notes.buf);
-    free(lines_json.buf);
+    free(lines.buf);
     return rc;
 }
 
@@ -1507,7 +1638,7 @@ cleanup:
 typedef struct {
     payrun_result_fn fn;
     void *ctx;
-    sbuf notes, lines_json;
+    sbuf notes;
 } compute_ctx;
 
 static int compute_sink(void *ctx, const batch *b)
@@ -1516,12 +1647,12 @@ static int compute_sink(void *ctx, const batch *b)
     for (size_t i = 0; i < b->n; i++) {
         const item *it = &b->it[i];
         payrun_result r = {.employment_id = it->id, .pnr = it->pnr};
-        c->notes.len = c->lines_json.len = 0;
+        c->notes.len = 0;
         int rc = sum_lines(b->lines + it->line_off, it->line_n, &r.gross_ore, &r.tax_ore,
-                           &r.deductions_ore, &c->notes, &c->lines_json);
+                           &r.deductions_ore, &c->notes, NULL, NULL);
         if (rc != RL_OK)
             return err_wrap(rc, "computing employment %s: ", it->id);
-        if (c->notes.oom || c->lines_json.oom)
+        if (c->notes.oom)
             return err_set(RL_ENOMEM, "out of memory");
         r.net_ore = r.gross_ore - r.tax_ore - r.deductions_ore;
         r.notes = c->notes.len ? c->notes.buf : "";
@@ -1556,7 +1687,6 @@ int payrun_compute(vault *v, const payrun_params *p, const char *rules_sha256, F
         rc = engine_run(v, &en, p->period, progress, compute_sink, &cc);
     engine_close(&en);
     free(cc.notes.buf);
-    free(cc.lines_json.buf);
     return rc;
 }
 
@@ -1591,6 +1721,8 @@ int payrun_show(vault *v, int64_t id, int format, FILE *out)
 {
     sqlite3 *db = vault_db(v);
     sqlite3_stmt *h = NULL, *q = NULL;
+    lineset *texts = NULL; /* the JSON shows each changed employment's lines */
+    sbuf line_buf = {0};
     int rc = RL_OK;
     int src = sqlite3_prepare_v2(db,
                                  "SELECT period, pay_date, policy, status, created_by, created_at,"
@@ -1627,6 +1759,8 @@ int payrun_show(vault *v, int64_t id, int format, FILE *out)
         goto cleanup;
     }
     sqlite3_bind_int64(q, 1, id);
+    if (format == 1 && (rc = texts_load(v, id, &texts)) != RL_OK)
+        goto cleanup;
     if (format == 2) {
         fprintf(out, "employment_id,personnummer,gross_ore,tax_ore,deductions_ore,net_ore,"
                      "last_net_ore,difference_ore,notes,warnings\n");
@@ -1730,7 +1864,17 @@ int payrun_show(vault *v, int64_t id, int format, FILE *out)
                          "\"difference_ore\":%lld,\"why\":",
                     shown, (long long)n, (long long)l, (long long)(n - l));
             json_write_string(out, notes);
-            fprintf(out, ",\"lines\":%s}", sqlite3_column_text(q, 9));
+            line_buf.len = 0;
+            if ((rc = lines_json((const char *)sqlite3_column_text(q, 9), texts, &line_buf)) !=
+                RL_OK) {
+                rc = err_wrap(rc, "pay run %lld, employment %s: ", (long long)id, emp);
+                break;
+            }
+            if (line_buf.oom) {
+                rc = err_set(RL_ENOMEM, "out of memory");
+                break;
+            }
+            fprintf(out, ",\"lines\":%s}", line_buf.buf);
         } else if (changed <= TEXT_LIST_MAX) {
             fprintf(out, "  %-14s %s  ", emp, shown);
             money(out, l);
@@ -1741,7 +1885,9 @@ int payrun_show(vault *v, int64_t id, int format, FILE *out)
             fprintf(out, ")  %s\n", notes[0] ? notes : "");
         }
     }
-    if (format == 1) {
+    if (rc != RL_OK) {
+        src = SQLITE_DONE; /* the message is rc's */
+    } else if (format == 1) {
         fprintf(out, "],\"warnings\":[%s],\"protected_identities_paid\":%lld}\n",
                 warnings.buf ? warnings.buf : "", (long long)protected_paid);
     } else {
@@ -1762,6 +1908,8 @@ done:
 cleanup:
     sqlite3_finalize(h);
     sqlite3_finalize(q);
+    lineset_free(texts);
+    free(line_buf.buf);
     return rc;
 }
 

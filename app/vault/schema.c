@@ -7,7 +7,15 @@
 
 #include "common/err.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
+
+/* Version 3: each pay run's distinct (code, text) line pairs, once per run; its results'
+ * lines refer to them by number (payrun.c, docs/payrun.md). Results stored by version 2
+ * keep their lines as JSON and are read as such. */
+#define PAYRUN_TEXTS_SQL                                                                       \
+    "CREATE TABLE payrun_texts("                                                               \
+    "  payrun_id INTEGER NOT NULL, idx INTEGER NOT NULL, code TEXT NOT NULL,"                  \
+    "  text TEXT NOT NULL, PRIMARY KEY (payrun_id, idx)) WITHOUT ROWID;"
 
 static const char schema_sql[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
@@ -76,6 +84,7 @@ static const char schema_sql[] =
     "  net_ore INTEGER NOT NULL, last_net_ore INTEGER NOT NULL, lines TEXT NOT NULL,"
     "  notes TEXT NOT NULL, warnings TEXT NOT NULL,"
     "  PRIMARY KEY (payrun_id, employment_id)) WITHOUT ROWID;"
+    PAYRUN_TEXTS_SQL
     /* Two-person signing (docs/signing.md): each approver's X25519 key pair, its secret
      * half wrapped under the approver's passphrase-derived share key; the appliance's
      * Ed25519 signing keys (public halves); and the signing key sealed for every pair of
@@ -130,7 +139,7 @@ int schema_apply(sqlite3 *db)
     return RL_OK;
 }
 
-int schema_check(sqlite3 *db)
+int schema_check(sqlite3 *db, int *upgrade_from)
 {
     sqlite3_stmt *st = NULL;
     int version = -1;
@@ -138,9 +147,31 @@ int schema_check(sqlite3 *db)
     if (src == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
         version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
+    *upgrade_from = 0;
+    if (version == 2) {
+        *upgrade_from = version;
+        return RL_OK;
+    }
     if (version != SCHEMA_VERSION)
         return err_set(RL_EINTEGRITY,
                        "the vault's schema version is %d; this program knows version %d",
                        version, SCHEMA_VERSION);
+    return RL_OK;
+}
+
+int schema_upgrade(sqlite3 *db, int from)
+{
+    char *msg = NULL;
+    char sql[512];
+    if (from != 2)
+        return err_set(RL_EINTEGRITY, "no upgrade from schema version %d", from);
+    snprintf(sql, sizeof sql, "%s PRAGMA user_version=%d;", PAYRUN_TEXTS_SQL, SCHEMA_VERSION);
+    int src = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (src != SQLITE_OK) {
+        int rc = err_set(RL_EIO, "upgrading the vault schema from version %d: %s", from,
+                         msg ? msg : sqlite3_errstr(src));
+        sqlite3_free(msg);
+        return rc;
+    }
     return RL_OK;
 }

@@ -131,6 +131,16 @@ assert tot["net_ore"] == tot["gross_ore"] - tot["tax_ore"] - tot["deductions_ore
 assert tot["last_net_ore"] == 2405500 + 1656900 + 1200000 + 2400400 + 1740000
 for r in rows.values():
     assert int(r["net_ore"]) == int(r["gross_ore"]) - int(r["tax_ore"]) - int(r["deductions_ore"])
+# Each changed employment's stored lines (numbers into the run's texts) shown as the rules
+# returned them: they add up to its amounts, and every line has its text.
+assert show["changed"]
+for c in show["changed"]:
+    r, ls = rows[c["employment_id"]], c["lines"]
+    got = (sum(l["amount_ore"] for l in ls if l["code"].startswith("GROSS_")),
+           sum(l["amount_ore"] for l in ls if l["code"] == "TAX"),
+           sum(l["amount_ore"] for l in ls if l["code"].startswith("DED_")))
+    assert got == (int(r["gross_ore"]), int(r["tax_ore"]), int(r["deductions_ore"])), (c, r)
+    assert all(l["text"] for l in ls), ls
 PYEOF
 }
 

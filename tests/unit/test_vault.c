@@ -1,6 +1,7 @@
 /* Unit tests for the vault: create/open round trip, authentication failures and the
  * growing delay's counter, roles, the audit chain, the commit record that catches a
- * silently rolled-back database, and a database from another vault. */
+ * silently rolled-back database, a database from another vault, and the upgrade of an
+ * older schema with the pay lines it stored. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "payrun/payrun.h"
 #include "vault/keyring.h"
 #include "vault/vault.h"
 
@@ -354,6 +356,124 @@ static void test_second_process_refused(void **state)
     vault_close(v);
 }
 
+static int64_t scalar_int(vault *v, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(vault_db(v), sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* payrun_show --json of run id into a string (malloc'd) and its return code. */
+static char *show_json(vault *v, int64_t id, int *rc)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    *rc = payrun_show(v, id, 1, f);
+    fclose(f);
+    return text;
+}
+
+#define RUN_ROW(id)                                                                            \
+    "INSERT INTO payruns(id, period, pay_date, policy, status, created_by, created_at,"        \
+    " rules_sha256, employments, paid, gross_ore, tax_ore, deductions_ore, net_ore,"           \
+    " last_net_ore, pending_ignored, second_needed) VALUES(" #id ", '2026-11', '2026-11-25',"   \
+    " 'recalculate', 'created', 'alice', '2026-11-24T10:00:00Z', 'ab', 1, 1, 100, 20, 0, 80,"  \
+    " 50, 0, 0);"
+
+/* A vault of schema version 2 (no payrun_texts; results' lines stored as JSON) is upgraded
+ * at the next login, in the audit log; its stored lines still show as they were. Lines
+ * stored by this version (numbers into the run's texts) show as the same JSON, and damaged
+ * ones are refused. */
+static void test_schema_upgrade_and_stored_lines(void **state)
+{
+    (void)state;
+    char dir[300];
+    vpath(dir, sizeof dir, "v2");
+    sh("cp -a '%s/v' '%s'", base, dir);
+    vault *v = open_ok(dir, "alice", ADMIN_PASS);
+    const char *old_lines = "[{\"code\":\"GROSS_SALARY\",\"amount_ore\":100,\"text\":\"monthly "
+                            "salary\"},{\"code\":\"TAX\",\"amount_ore\":20,\"text\":\"tax table 33 "
+                            "column 1\"}]";
+    char sql[1200];
+    snprintf(sql, sizeof sql,
+             "DROP TABLE payrun_texts; PRAGMA user_version=2; " RUN_ROW(1)
+             " INSERT INTO payrun_results VALUES(1, 'E1', '199001011234', 100, 20, 0, 80, 50,"
+             " '%s', '', '');",
+             old_lines);
+    assert_int_equal(vault_begin(v), RL_OK);
+    assert_int_equal(sqlite3_exec(vault_db(v), sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(vault_commit(v), RL_OK);
+    vault_close(v);
+
+    v = open_ok(dir, "alice", ADMIN_PASS);
+    assert_int_equal(scalar_int(v, "PRAGMA user_version"), 3);
+    assert_int_equal(scalar_int(v, "SELECT count(*) FROM audit WHERE action = 'vault.upgrade'"
+                                   " AND detail = 'schema upgraded from version 2'"),
+                     1);
+    int rc;
+    char *text = show_json(v, 1, &rc);
+    assert_int_equal(rc, RL_OK);
+    char want[600];
+    snprintf(want, sizeof want, "\"lines\":%s}", old_lines);
+    assert_non_null(strstr(text, want));
+    free(text);
+
+    /* The same lines as this version stores them: the same JSON. */
+    assert_int_equal(vault_begin(v), RL_OK);
+    assert_int_equal(sqlite3_exec(vault_db(v),
+                                  RUN_ROW(2) " INSERT INTO payrun_texts VALUES(2, 0, 'GROSS_SALARY',"
+                                  " 'monthly salary'), (2, 1, 'TAX', 'tax table 33 column 1');"
+                                  " INSERT INTO payrun_results VALUES(2, 'E1', '199001011234', 100,"
+                                  " 20, 0, 80, 50, '0:100,1:20', '', ''),"
+                                  " (2, 'E2', '199001011234', 0, 0, 0, 0, 50, '', '', ''),"
+                                  " (2, 'E3', '199001011234', -5, 0, 0, -5, 50, '0:-5', '', '');",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(vault_commit(v), RL_OK);
+    text = show_json(v, 2, &rc);
+    assert_int_equal(rc, RL_OK);
+    assert_non_null(strstr(text, want));
+    assert_non_null(strstr(text, "\"employment_id\":\"E2\",\"personnummer\":\"19900101-1234\","
+                                 "\"net_ore\":0,\"last_net_ore\":50,\"difference_ore\":-50,"
+                                 "\"why\":\"\",\"lines\":[]}"));
+    assert_non_null(strstr(text, "\"lines\":[{\"code\":\"GROSS_SALARY\",\"amount_ore\":-5,"
+                                 "\"text\":\"monthly salary\"}]}"));
+    free(text);
+
+    /* Damaged: a number with no text, a missing amount, a stray character, a gap in the
+     * texts' numbers. Each refused, naming the run and the employment. */
+    const char *bad[] = {"0:100,2:20", "0:", "0:100;1:20", "0:100,", "x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(sql, sizeof sql, "UPDATE payrun_results SET lines = '%s' WHERE payrun_id = 2"
+                                  " AND employment_id = 'E1'", bad[i]);
+        assert_int_equal(vault_begin(v), RL_OK);
+        assert_int_equal(sqlite3_exec(vault_db(v), sql, NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(vault_commit(v), RL_OK);
+        text = show_json(v, 2, &rc);
+        assert_int_equal(rc, RL_EINTEGRITY);
+        assert_non_null(strstr(err_msg(), "pay run 2, employment E1: malformed stored pay lines"));
+        free(text);
+    }
+    assert_int_equal(vault_begin(v), RL_OK);
+    assert_int_equal(sqlite3_exec(vault_db(v),
+                                  "UPDATE payrun_results SET lines = '0:100,1:20' WHERE"
+                                  " payrun_id = 2 AND employment_id = 'E1';"
+                                  " UPDATE payrun_texts SET idx = 5 WHERE payrun_id = 2 AND idx = 1;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(vault_commit(v), RL_OK);
+    text = show_json(v, 2, &rc);
+    assert_int_equal(rc, RL_EINTEGRITY);
+    assert_non_null(strstr(err_msg(), "pay run 2: its stored line texts are damaged"));
+    free(text);
+    vault_close(v);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -366,6 +486,7 @@ int main(void)
         cmocka_unit_test(test_wal_flip_detected),
         cmocka_unit_test(test_older_page_put_back_detected),
         cmocka_unit_test(test_second_process_refused),
+        cmocka_unit_test(test_schema_upgrade_and_stored_lines),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
