@@ -378,6 +378,24 @@ static char *show_json(vault *v, int64_t id, int *rc)
     return text;
 }
 
+/* Runs sql in a vault transaction, committed. */
+static void commit_sql(vault *v, const char *sql)
+{
+    assert_int_equal(vault_begin(v), RL_OK);
+    assert_int_equal(sqlite3_exec(vault_db(v), sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(vault_commit(v), RL_OK);
+}
+
+/* payrun_show of run id refuses it as an integrity failure with message why. */
+static void show_refused(vault *v, int64_t id, const char *why)
+{
+    int rc;
+    char *text = show_json(v, id, &rc);
+    assert_int_equal(rc, RL_EINTEGRITY);
+    assert_non_null(strstr(err_msg(), why));
+    free(text);
+}
+
 #define RUN_ROW(id)                                                                            \
     "INSERT INTO payruns(id, period, pay_date, policy, status, created_by, created_at,"        \
     " rules_sha256, employments, paid, gross_ore, tax_ore, deductions_ore, net_ore,"           \
@@ -405,9 +423,7 @@ static void test_schema_upgrade_and_stored_lines(void **state)
              " INSERT INTO payrun_results VALUES(1, 'E1', '199001011234', 100, 20, 0, 80, 50,"
              " '%s', '', '');",
              old_lines);
-    assert_int_equal(vault_begin(v), RL_OK);
-    assert_int_equal(sqlite3_exec(vault_db(v), sql, NULL, NULL, NULL), SQLITE_OK);
-    assert_int_equal(vault_commit(v), RL_OK);
+    commit_sql(v, sql);
     vault_close(v);
 
     v = open_ok(dir, "alice", ADMIN_PASS);
@@ -424,17 +440,12 @@ static void test_schema_upgrade_and_stored_lines(void **state)
     free(text);
 
     /* The same lines as this version stores them: the same JSON. */
-    assert_int_equal(vault_begin(v), RL_OK);
-    assert_int_equal(sqlite3_exec(vault_db(v),
-                                  RUN_ROW(2) " INSERT INTO payrun_texts VALUES(2, 0, 'GROSS_SALARY',"
-                                  " 'monthly salary'), (2, 1, 'TAX', 'tax table 33 column 1');"
-                                  " INSERT INTO payrun_results VALUES(2, 'E1', '199001011234', 100,"
-                                  " 20, 0, 80, 50, '0:100,1:20', '', ''),"
-                                  " (2, 'E2', '199001011234', 0, 0, 0, 0, 50, '', '', ''),"
-                                  " (2, 'E3', '199001011234', -5, 0, 0, -5, 50, '0:-5', '', '');",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    assert_int_equal(vault_commit(v), RL_OK);
+    commit_sql(v, RUN_ROW(2) " INSERT INTO payrun_texts VALUES(2, 0, 'GROSS_SALARY',"
+                  " 'monthly salary'), (2, 1, 'TAX', 'tax table 33 column 1');"
+                  " INSERT INTO payrun_results VALUES(2, 'E1', '199001011234', 100, 20, 0, 80,"
+                  " 50, '0:100,1:20', '', ''),"
+                  " (2, 'E2', '199001011234', 0, 0, 0, 0, 50, '', '', ''),"
+                  " (2, 'E3', '199001011234', -5, 0, 0, -5, 50, '0:-5', '', '');");
     text = show_json(v, 2, &rc);
     assert_int_equal(rc, RL_OK);
     assert_non_null(strstr(text, want));
@@ -445,32 +456,20 @@ static void test_schema_upgrade_and_stored_lines(void **state)
                                  "\"text\":\"monthly salary\"}]}"));
     free(text);
 
-    /* Damaged: a number with no text, a missing amount, a stray character, a gap in the
-     * texts' numbers. Each refused, naming the run and the employment. */
+    /* Damaged lines (a number with no text, a missing amount, a stray separator or
+     * character) and texts with a gap in their numbers: each refused, naming the run and,
+     * for lines, the employment. */
     const char *bad[] = {"0:100,2:20", "0:", "0:100;1:20", "0:100,", "x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(sql, sizeof sql, "UPDATE payrun_results SET lines = '%s' WHERE payrun_id = 2"
                                   " AND employment_id = 'E1'", bad[i]);
-        assert_int_equal(vault_begin(v), RL_OK);
-        assert_int_equal(sqlite3_exec(vault_db(v), sql, NULL, NULL, NULL), SQLITE_OK);
-        assert_int_equal(vault_commit(v), RL_OK);
-        text = show_json(v, 2, &rc);
-        assert_int_equal(rc, RL_EINTEGRITY);
-        assert_non_null(strstr(err_msg(), "pay run 2, employment E1: malformed stored pay lines"));
-        free(text);
+        commit_sql(v, sql);
+        show_refused(v, 2, "pay run 2, employment E1: malformed stored pay lines");
     }
-    assert_int_equal(vault_begin(v), RL_OK);
-    assert_int_equal(sqlite3_exec(vault_db(v),
-                                  "UPDATE payrun_results SET lines = '0:100,1:20' WHERE"
-                                  " payrun_id = 2 AND employment_id = 'E1';"
-                                  " UPDATE payrun_texts SET idx = 5 WHERE payrun_id = 2 AND idx = 1;",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    assert_int_equal(vault_commit(v), RL_OK);
-    text = show_json(v, 2, &rc);
-    assert_int_equal(rc, RL_EINTEGRITY);
-    assert_non_null(strstr(err_msg(), "pay run 2: its stored line texts are damaged"));
-    free(text);
+    commit_sql(v, "UPDATE payrun_results SET lines = '0:100,1:20' WHERE payrun_id = 2 AND"
+                  " employment_id = 'E1'; UPDATE payrun_texts SET idx = 5 WHERE payrun_id = 2"
+                  " AND idx = 1;");
+    show_refused(v, 2, "pay run 2: its stored line texts are damaged");
     vault_close(v);
 }
 
