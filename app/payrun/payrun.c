@@ -749,13 +749,19 @@ static int texts_ref(line_texts *tx, const rules_line *l, sbuf *out)
 
 /* Sums the rules' lines by category and appends the notes; the lines go to out in the
  * stored form (tx given) or not at all (out NULL). RL_EDATA for a code outside GROSS_*,
- * TAX, DED_*, NOTE. */
+ * TAX, DED_*, NOTE, or an amount beyond what any amount of the appliance may be (the sums
+ * of at most MAX_LINES such lines cannot overflow). */
 static int sum_lines(const rules_line *l, size_t n, int64_t *gross, int64_t *tax, int64_t *ded,
                      sbuf *notes, sbuf *out, line_texts *tx)
 {
     size_t notes0 = notes->len;
     *gross = *tax = *ded = 0;
     for (size_t i = 0; i < n; i++) {
+        if (strcmp(l[i].code, "NOTE") != 0 &&
+            (l[i].amount_ore > FIELD_MAX_ORE || l[i].amount_ore < -FIELD_MAX_ORE))
+            return err_set(RL_EDATA, "the rules returned a %s line of %lld öre, beyond the "
+                                     "%lld öre an amount may be",
+                           l[i].code, (long long)l[i].amount_ore, (long long)FIELD_MAX_ORE);
         if (strncmp(l[i].code, "GROSS_", 6) == 0)
             *gross += l[i].amount_ore;
         else if (strcmp(l[i].code, "TAX") == 0)
@@ -785,6 +791,8 @@ static int sum_lines(const rules_line *l, size_t n, int64_t *gross, int64_t *tax
  * they are neither. */
 static int lines_json(const char *stored, const lineset *set, sbuf *out)
 {
+    if (stored == NULL)
+        return err_set(RL_ENOMEM, "out of memory");
     if (stored[0] == '[') {
         sb_cat(out, stored);
         return RL_OK;
@@ -803,13 +811,16 @@ static int lines_json(const char *stored, const lineset *set, sbuf *out)
         bool neg = *p == '-';
         p += neg;
         d = p;
-        while (*p >= '0' && *p <= '9' && p - d < 18)
+        while (*p >= '0' && *p <= '9' && p - d < 19) /* any int64 the rules may return */
             amount = amount * 10 + (uint64_t)(*p++ - '0');
         const char *code = idx <= UINT32_MAX ? lineset_code(set, (uint32_t)idx) : NULL;
-        if (p == d || (*p != ',' && *p != '\0') || code == NULL)
+        if (p == d || (*p != ',' && *p != '\0') || code == NULL ||
+            amount > (uint64_t)INT64_MAX + neg)
             return err_set(RL_EINTEGRITY, "malformed stored pay lines");
-        line_json(out, first, code, neg ? -(int64_t)amount : (int64_t)amount,
-                  lineset_text(set, (uint32_t)idx));
+        int64_t a = !neg ? (int64_t)amount
+                    : amount > (uint64_t)INT64_MAX ? INT64_MIN
+                                                   : -(int64_t)amount;
+        line_json(out, first, code, a, lineset_text(set, (uint32_t)idx));
     }
     sb_put(out, "]", 1);
     return RL_OK;

@@ -3,7 +3,7 @@
 # thread, 256 employments at a time): same-as-last without registrations pays every
 # employment employed all month exactly its last net (checked here from the snapshot's
 # CSVs); creating the same run twice gives byte-identical results; a rule error deep in
-# the run names that employment and writes nothing.
+# the run, or an amount no payroll has, names that employment and writes nothing.
 set -u
 . "$TOP/tests/e2e/lib.sh"
 V="$T/vault"; S="$T/snap"
@@ -35,6 +35,25 @@ expect_grep "pay run aborted at employment $bad (nothing was written)" "$T/err"
 expect_grep "refusing $bad on purpose" "$T/err"
 expect_exit 1 "$BIN" --vault "$V" payrun show 1 "${R[@]}"
 "$BIN" --vault "$V" audit list "${AD[@]}" | grep -q payrun.create && fail "a failed pay run was audited as created"
+
+# A rule that returns a line of 10,000,000,000.01 SEK (one öre beyond any amount) at the
+# 300th employment: refused there, before anything is summed or stored.
+huge=$(tail -n +2 "$S/employments.csv" | cut -d, -f1 | sort | sed -n 300p)
+cp "$TOP/app/rules/payroll.lua" "$T/huge.lua"
+cat >> "$T/huge.lua" <<LUA
+local ship2 = pay
+function pay(e, run)
+  local lines = ship2(e, run)
+  if e.employment_id == "$huge" then
+    lines[#lines + 1] = {code = "GROSS_BONUS", amount_ore = 1000000000001, text = "too much"}
+  end
+  return lines
+end
+LUA
+minisign -S -s "$TOP/keys/test/rules-TEST.key" -m "$T/huge.lua" -t "TEST" </dev/null >/dev/null 2>&1 || fail "signing"
+expect_exit 1 "$BIN" --vault "$V" payrun create --period "$period" --pay-date "$today" --policy same-as-last --rules "$T/huge.lua" "${R[@]}"
+expect_grep "pay run aborted at employment $huge (nothing was written): the rules returned a GROSS_BONUS line of 1000000000001 öre" "$T/err"
+expect_exit 1 "$BIN" --vault "$V" payrun show 1 "${R[@]}"
 
 for run in 1 2; do
   expect_exit 0 "$BIN" --vault "$V" payrun create --period "$period" --pay-date "$today" --policy same-as-last "${R[@]}"

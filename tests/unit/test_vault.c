@@ -445,7 +445,9 @@ static void test_schema_upgrade_and_stored_lines(void **state)
                   " INSERT INTO payrun_results VALUES(2, 'E1', '199001011234', 100, 20, 0, 80,"
                   " 50, '0:100,1:20', '', ''),"
                   " (2, 'E2', '199001011234', 0, 0, 0, 0, 50, '', '', ''),"
-                  " (2, 'E3', '199001011234', -5, 0, 0, -5, 50, '0:-5', '', '');");
+                  " (2, 'E3', '199001011234', -5, 0, 0, -5, 50, '0:-5', '', ''),"
+                  " (2, 'E4', '199001011234', 0, 0, 0, 1, 50,"
+                  " '0:9223372036854775807,1:-9223372036854775808', '', '');");
     text = show_json(v, 2, &rc);
     assert_int_equal(rc, RL_OK);
     assert_non_null(strstr(text, want));
@@ -454,12 +456,16 @@ static void test_schema_upgrade_and_stored_lines(void **state)
                                  "\"why\":\"\",\"lines\":[]}"));
     assert_non_null(strstr(text, "\"lines\":[{\"code\":\"GROSS_SALARY\",\"amount_ore\":-5,"
                                  "\"text\":\"monthly salary\"}]}"));
+    /* Any amount the rules may return (an int64) is stored and shown whole. */
+    assert_non_null(strstr(text, "\"amount_ore\":9223372036854775807,\"text\":\"monthly "
+                                 "salary\"},{\"code\":\"TAX\",\"amount_ore\":-9223372036854775808,"));
     free(text);
 
     /* Damaged lines (a number with no text, a missing amount, a stray separator or
      * character) and texts with a gap in their numbers: each refused, naming the run and,
      * for lines, the employment. */
-    const char *bad[] = {"0:100,2:20", "0:", "0:100;1:20", "0:100,", "x"};
+    const char *bad[] = {"0:100,2:20", "0:", "0:100;1:20", "0:100,", "x",
+                         "0:9223372036854775808", "0:-9223372036854775809", "0:12345678901234567890"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(sql, sizeof sql, "UPDATE payrun_results SET lines = '%s' WHERE payrun_id = 2"
                                   " AND employment_id = 'E1'", bad[i]);
