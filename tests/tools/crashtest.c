@@ -156,18 +156,27 @@ static int register_some(vault *v, FILE *ack, long from, long to)
     return 0;
 }
 
-static int cmd_work(const char *dir, const char *acklog, long w)
+/* How every workload begins: the acknowledgement log opened for appending, the
+ * "registrations" phase marked, the vault opened as the registrar and W registrations made
+ * and acknowledged. 0, or 1 with the reason on stderr. */
+static int work_begin(const char *dir, const char *acklog, long w, FILE **ack, vault **v)
 {
-    FILE *ack = fopen(acklog, "a");
-    if (ack == NULL)
+    *v = NULL;
+    if ((*ack = fopen(acklog, "a")) == NULL)
         return 1;
-    mark(ack, "registrations");
-    vault *v = NULL;
-    if (open_vault(dir, &v) != RL_OK) {
-        fprintf(stderr, "work: open: %s\n", err_msg());
+    mark(*ack, "registrations");
+    if (open_vault(dir, v) != RL_OK) {
+        fprintf(stderr, "work: open as %s: %s\n", OPERATOR, err_msg());
         return 1;
     }
-    if (register_some(v, ack, 1, w) != 0)
+    return register_some(*v, *ack, 1, w);
+}
+
+static int cmd_work(const char *dir, const char *acklog, long w)
+{
+    FILE *ack;
+    vault *v;
+    if (work_begin(dir, acklog, w, &ack, &v) != 0)
         return 1;
     mark(ack, "close");
     fclose(ack);
@@ -287,16 +296,9 @@ static void ack_state(FILE *ack, vault *v, const char *kind, int k)
 static int cmd_work_import(const char *dir, const char *acklog, long w, const char *snap_a,
                            const char *snap_b)
 {
-    vault *v = NULL;
-    FILE *ack = fopen(acklog, "a");
-    if (ack == NULL)
-        return 1;
-    mark(ack, "registrations");
-    if (open_vault(dir, &v) != RL_OK) {
-        fprintf(stderr, "work: open as %s: %s\n", OPERATOR, err_msg());
-        return 1;
-    }
-    if (register_some(v, ack, 1, w) != 0)
+    FILE *ack;
+    vault *v;
+    if (work_begin(dir, acklog, w, &ack, &v) != 0)
         return 1;
     vault_close(v);
     /* Importing takes an administrator; registering a registrar: two sessions. */
@@ -336,16 +338,9 @@ static int cmd_work_import(const char *dir, const char *acklog, long w, const ch
  * 200000+i, reason "batch-i") from a CSV file written next to ACKLOG. */
 static int cmd_work_batch(const char *dir, const char *acklog, long w, long nb)
 {
-    FILE *ack = fopen(acklog, "a");
-    if (ack == NULL)
-        return 1;
-    mark(ack, "registrations");
-    vault *v = NULL;
-    if (open_vault(dir, &v) != RL_OK) {
-        fprintf(stderr, "work: open: %s\n", err_msg());
-        return 1;
-    }
-    if (register_some(v, ack, 1, w) != 0)
+    FILE *ack;
+    vault *v;
+    if (work_begin(dir, acklog, w, &ack, &v) != 0)
         return 1;
     char emp[80], csv[4200];
     snprintf(csv, sizeof csv, "%s.csv", acklog);
@@ -383,16 +378,9 @@ static int cmd_work_batch(const char *dir, const char *acklog, long w, long nb)
  * recalculates, so its net total moves and two approvers must release it. */
 static int cmd_work_payrun(const char *dir, const char *acklog, long w)
 {
-    FILE *ack = fopen(acklog, "a");
-    if (ack == NULL)
-        return 1;
-    mark(ack, "registrations");
-    vault *v = NULL;
-    if (open_vault(dir, &v) != RL_OK) {
-        fprintf(stderr, "work: open as %s: %s\n", OPERATOR, err_msg());
-        return 1;
-    }
-    if (register_some(v, ack, 1, w) != 0)
+    FILE *ack;
+    vault *v;
+    if (work_begin(dir, acklog, w, &ack, &v) != 0)
         return 1;
     /* The period after the snapshot's last run (reads only). */
     char period[16] = "";
