@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/mem.h"
 
 int file_read_all(const char *path, size_t max, char **buf, size_t *len)
 {
@@ -39,7 +40,7 @@ int file_read_all(const char *path, size_t max, char **buf, size_t *len)
         goto cleanup;
     }
     size_t cap = (size_t)st.st_size + 1;
-    data = malloc(cap);
+    data = mem_big(cap); /* a snapshot's files are tens of MB: faulted in cheaply */
     if (data == NULL) {
         rc = err_set(RL_ENOMEM, "%s: out of memory", path);
         goto cleanup;
