@@ -434,7 +434,7 @@ typedef struct {
     bool has_last;
     int64_t last_gross, last_tax, last_ded, last_net;
     bool hired;
-    bool protected_id, has_bank; /* for the warnings */
+    bool hire_protected, hire_bank; /* a hire's own: for a person the snapshot lacks */
 } employment;
 
 /* Walks the snapshot's employments in id order, merged with the last pay run (same key,
@@ -443,7 +443,6 @@ typedef struct {
     sqlite3_stmt *emp, *last, *hire, *last_one;
     int last_row; /* SQLITE_ROW while the last-run cursor holds a row */
     int phase;    /* 0 snapshot employments, 1 hires, 2 done */
-    people ps;
 } source;
 
 static void source_close(source *s)
@@ -452,18 +451,13 @@ static void source_close(source *s)
     sqlite3_finalize(s->last);
     sqlite3_finalize(s->hire);
     sqlite3_finalize(s->last_one);
-    people_free(&s->ps);
 }
 
 static int source_open(vault *v, source *s)
 {
     sqlite3 *db = vault_db(v);
+    int rc = RL_OK;
     memset(s, 0, sizeof *s);
-    int rc = people_load(v, &s->ps);
-    if (rc != RL_OK) {
-        people_free(&s->ps);
-        return rc;
-    }
     int src = sqlite3_prepare_v2(
         db,
         "SELECT employment_id, pnr, start_date, end_date, pay_type,"
@@ -571,20 +565,8 @@ static int source_next(vault *v, source *s, employment *e)
         else if (src != SQLITE_DONE)
             return vault_sql_error(v, src, "reading the last pay run");
     }
-    /* The snapshot knows the person unless the hire brought a new one; an approved bank
-     * change (or its approved correction) always gives an account. */
-    uint64_t key = 0;
-    bool keyed = pnr_key((const unsigned char *)e->pnr, &key);
-    const person *p = keyed ? person_find(&s->ps, key) : NULL;
-    if (p) {
-        e->protected_id = p->protected_id;
-        e->has_bank = p->has_account;
-    } else {
-        e->protected_id = sqlite3_column_int(q, 10) != 0;
-        e->has_bank = sqlite3_column_int(q, 11) != 0;
-    }
-    if (keyed && bank_changed(&s->ps, key))
-        e->has_bank = true;
+    e->hire_protected = sqlite3_column_int(q, 10) != 0;
+    e->hire_bank = sqlite3_column_int(q, 11) != 0;
     return 1;
 }
 
@@ -878,12 +860,16 @@ static int texts_load(vault *v, int64_t id, lineset **out)
  * faster on two cores (performance.md) and would split the per-run limits across states. */
 #define BATCH 256
 #define WORKERS 1
-#define NBUF (2 * WORKERS)
+/* Batches in flight: the worker may run up to NBUF - 1 batches ahead of the stores. The
+ * rules are the longer side; this thread loads the people at its first store (store_sink)
+ * and the queued batches keep the worker busy meanwhile (2 left it idle through that and
+ * through this thread's pauses). About 60 KiB each, and their lines. */
+#define NBUF 32
 
 /* One employment in a batch: what the rules' input and the stored result need. */
 typedef struct {
     char id[65], pnr[16];
-    bool protected_id, has_bank, has_last;
+    bool hire_protected, hire_bank, has_last;
     int64_t last_gross, last_tax, last_ded, last_net;
     char start[11], end[11], pay_type[16];
     bool has_end, hired;
@@ -1091,7 +1077,7 @@ static void batch_run(worker *w, batch *b)
         plan_input(&plan, it, w->pl->rs, w->pl->period);
         int rc = rules_call_build(w->r, "pay", push_input, &plan, w->lines, MAX_LINES, &n);
         if (rc == RL_OK && b->nlines + n > b->lines_cap) {
-            size_t cap = b->lines_cap ? b->lines_cap * 2 : BATCH * 8;
+            size_t cap = b->lines_cap ? b->lines_cap * 2 : BATCH * 4;
             while (cap < b->nlines + n)
                 cap *= 2;
             rules_line *l = realloc(b->lines, cap * sizeof *l);
@@ -1252,8 +1238,8 @@ static int batch_fill(vault *v, source *es, batch *b)
                                           "malformed", it->id);
         it->has_end = e.end != NULL;
         it->hired = e.hired;
-        it->protected_id = e.protected_id;
-        it->has_bank = e.has_bank;
+        it->hire_protected = e.hire_protected;
+        it->hire_bank = e.hire_bank;
         it->has_last = e.has_last;
         it->last_gross = e.last_gross;
         it->last_tax = e.last_tax;
@@ -1274,9 +1260,22 @@ typedef struct {
     int64_t employments, paid;
 } totals;
 
+/* Whether the person of it is a protected identity and has an account for the file: the
+ * snapshot knows the person unless a hire brought a new one; an approved bank change (or
+ * its approved correction) always gives an account. */
+static void person_flags(const people *ps, const item *it, bool *protected_id, bool *has_bank)
+{
+    uint64_t key = 0;
+    bool keyed = pnr_key((const unsigned char *)it->pnr, &key);
+    const person *p = keyed ? person_find(ps, key) : NULL;
+    *protected_id = p ? p->protected_id : it->hire_protected;
+    *has_bank = (p ? p->has_account : it->hire_bank) || (keyed && bank_changed(ps, key));
+}
+
 /* Stores one computed batch in input order and adds it to the totals. */
 static int batch_store(vault *v, sqlite3_stmt *ins, int64_t run_id, const batch *b,
-                       sbuf *scratch[3], line_texts *tx, totals *t, int64_t *protected_paid)
+                       const people *ps, sbuf *scratch[3], line_texts *tx, totals *t,
+                       int64_t *protected_paid)
 {
     sbuf *warn = scratch[0], *notes = scratch[1], *lines = scratch[2];
     for (size_t i = 0; i < b->n; i++) {
@@ -1289,14 +1288,16 @@ static int batch_store(vault *v, sqlite3_stmt *ins, int64_t run_id, const batch 
             return err_wrap(rc, "pay run aborted at employment %s (nothing was written): ",
                             it->id);
         int64_t net = gross - tax - ded;
+        bool protected_id, has_bank;
+        person_flags(ps, it, &protected_id, &has_bank);
         warn->len = 0;
         if (net < 0)
             sb_cat(warn, "negative net; ");
         if (it->last_net > 0 && net > 2 * it->last_net)
             sb_cat(warn, "net more than twice the last run's; ");
-        if (net > 0 && !it->has_bank)
+        if (net > 0 && !has_bank)
             sb_cat(warn, "no bank account: cannot be paid by file; ");
-        if (net > 0 && it->protected_id)
+        if (net > 0 && protected_id)
             (*protected_paid)++;
         if (warn->oom || notes->oom || lines->oom)
             return err_set(RL_ENOMEM, "out of memory");
@@ -1490,6 +1491,8 @@ typedef struct {
     vault *v;
     sqlite3_stmt *ins;
     int64_t run_id;
+    people ps;
+    bool ps_loaded;
     sbuf *scratch[3];
     line_texts tx;
     totals t;
@@ -1499,7 +1502,17 @@ typedef struct {
 static int store_sink(void *ctx, const batch *b)
 {
     store_ctx *s = ctx;
-    return batch_store(s->v, s->ins, s->run_id, b, s->scratch, &s->tx, &s->t, &s->protected_paid);
+    /* The people are loaded at the first store, not before the run: only the warnings
+     * need them, and the rules worker runs the batches already queued meanwhile (loading
+     * them before the run kept both cores otherwise idle; performance.md). */
+    if (!s->ps_loaded) {
+        int rc = people_load(s->v, &s->ps);
+        if (rc != RL_OK)
+            return rc;
+        s->ps_loaded = true;
+    }
+    return batch_store(s->v, s->ins, s->run_id, b, &s->ps, s->scratch, &s->tx, &s->t,
+                       &s->protected_paid);
 }
 
 int payrun_create(vault *v, const payrun_params *p, FILE *progress, int64_t *id)
@@ -1638,6 +1651,7 @@ cleanup:
         engine_close(&en);
     sqlite3_finalize(sc.tx.ins);
     lineset_free(sc.tx.set);
+    people_free(&sc.ps);
     free(warn.buf);
     free(notes.buf);
     free(lines.buf);
