@@ -3,7 +3,9 @@
 # thread, 256 employments at a time): same-as-last without registrations pays every
 # employment employed all month exactly its last net (checked here from the snapshot's
 # CSVs); creating the same run twice gives byte-identical results; a rule error deep in
-# the run, or an amount no payroll has, names that employment and writes nothing.
+# the run, or an amount no payroll has, names that employment and writes nothing. Then its
+# payment file, over more payees than the writer's ring of 1,024 (payfile.c): every payment
+# goes to the account of the person whose total it is, each paid person once.
 set -u
 . "$TOP/tests/e2e/lib.sh"
 V="$T/vault"; S="$T/snap"
@@ -78,5 +80,58 @@ for eid, e in emps.items():
         full += 1
 assert full > 1000, full
 print("checked", full, "employments")
+PYEOF
+# The payment file of run 1: the payees pass through the writer's ring more than once.
+for op in "carol appr1" "dave appr2"; do
+  set -- $op
+  printf '%s passphrase 2026\n' "$2" > "$T/$2"
+  expect_exit 0 "$BIN" --vault "$V" operator add "$1" --role approver "${AD[@]}" --new-passphrase-file "$T/$2"
+done
+A1=(--as carol --passphrase-file "$T/appr1")
+expect_exit 0 "$BIN" --vault "$V" payrun approve 1 "${A1[@]}"
+if grep -q "second, different approver" "$T/out"; then
+  expect_exit 0 "$BIN" --vault "$V" payrun approve 1 --as dave --passphrase-file "$T/appr2"
+fi
+expect_exit 0 "$BIN" --vault "$V" payfile config set debtor_name "Exempel kommun" debtor_clearing 5000 \
+  debtor_account "123 4560" "${AD[@]}"
+expect_exit 0 "$BIN" --vault "$V" key create "${A1[@]}" --second dave --second-passphrase-file "$T/appr2"
+expect_exit 0 "$BIN" --vault "$V" payfile write --payrun 1 --out "$T/pay.xml" "${A1[@]}" \
+  --second dave --second-passphrase-file "$T/appr2" --leave-out-unpayable
+$PY - "$S" "$T/run1.csv" "$T/pay.xml" <<'PYEOF' || fail "payment file and pay run disagree"
+import collections, csv, sys, xml.etree.ElementTree as ET
+snap, run, pay = sys.argv[1:]
+ns = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
+people = {r["personnummer"]: r for r in csv.DictReader(open(f"{snap}/employees.csv"))}
+net = collections.Counter()
+masked = set()
+for r in csv.DictReader(open(run)):
+    if r["personnummer"].endswith("****"):
+        masked.add(r["personnummer"][:8])
+    net[r["personnummer"].replace("-", "")] += int(r["net_ore"])
+# The file names a Swedbank account by its 4-digit clearing (the fifth digit is a check).
+by_account = {(p["clearing"][:4], p["account"]): k for k, p in people.items() if p["clearing"]}
+by_iban = {p["iban"]: k for k, p in people.items() if p["iban"]}
+want = {k: v for k, v in net.items()
+        if v > 0 and k in people and (people[k]["clearing"] or people[k]["iban"])}
+doc = ET.parse(pay).getroot()
+txs = doc.findall(".//p:CdtTrfTxInf", ns)
+seen = set()
+for tx in txs:
+    iban = tx.find("p:CdtrAcct/p:Id/p:IBAN", ns)
+    if iban is not None:
+        who = by_iban.get(iban.text)
+    else:
+        clr = tx.find("p:CdtrAgt/p:FinInstnId/p:ClrSysMmbId/p:MmbId", ns).text
+        who = by_account.get((clr, tx.find("p:CdtrAcct/p:Id/p:Othr/p:Id", ns).text))
+    amt = round(float(tx.find("p:Amt/p:InstdAmt", ns).text) * 100)
+    assert who is not None, ET.tostring(tx)
+    assert who not in seen, ("paid twice", who)
+    seen.add(who)
+    if who in net:  # a protected identity's rows show a masked personnummer
+        assert amt == net[who], (who, amt, net[who])
+    else:
+        assert who[:8] in masked, who
+assert len(txs) > 1024 and set(want) <= seen, (len(txs), len(set(want) - seen))
+print("checked", len(txs), "payments")
 PYEOF
 pass
