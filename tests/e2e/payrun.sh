@@ -2,7 +2,9 @@
 # The emergency pay run end to end on a small hand-made snapshot whose every amount is
 # computed here independently: same-as-last and recalculate, a hire on the 15th of a
 # 30-day month, a termination, a leave, a one-off, a tax-table band edge; totals equal the
-# sum of the lines; two-person release; modified or unsigned rules refused.
+# sum of the lines; the warnings from people's flags (a protected identity without an
+# account, until an approved bank change gives one; a hire's own account); two-person
+# release; modified or unsigned rules refused.
 set -u
 . "$TOP/tests/e2e/lib.sh"
 V="$T/vault"; S="$T/snap"
@@ -34,6 +36,16 @@ E3,2026-10,2026-10-23,1500000,300000,0,1200000
 E4,2026-10,2026-10-23,3000100,599700,0,2400400
 E5,2026-10,2026-10-23,2500000,750000,10000,1740000
 CSV
+# E4's person: a protected identity without an account.
+$PY - "$S/employees.csv" "${P[3]}" <<'PYEOF'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+for r in rows:
+    if r["personnummer"] == sys.argv[2]:
+        r.update(protected_identity="1", clearing="", account="", iban="")
+w = csv.DictWriter(open(sys.argv[1], "w", newline=""), fieldnames=rows[0].keys(), lineterminator="\n")
+w.writeheader(); w.writerows(rows)
+PYEOF
 $PY - "$S" <<'PYEOF'
 import hashlib, json, sys
 d = sys.argv[1]
@@ -60,6 +72,10 @@ minisign -V -q -p "$TOP/keys/test/rules-TEST.pub" -m "$TOP/app/rules/payroll.lua
   fail "app/rules/payroll.lua.minisig is missing or stale: re-sign it (docs/pay-rules.md)"
 
 today=$(date -u +%F)
+approve_registered() { # every registered document, approved by carol
+  uuids=$("$BIN" --vault "$V" register list --status registered --json "${R[@]}" | $PY -c 'import json,sys; print(" ".join(r["uuid"] for r in json.load(sys.stdin)))')
+  expect_exit 0 "$BIN" --vault "$V" register approve $uuids "${A1[@]}"
+}
 # A new hire on the 15th of a 30-day month, a termination on the 10th, ten days' unpaid
 # leave, a one-off payment.
 NEWP=199003151231
@@ -73,8 +89,7 @@ expect_exit 0 "$BIN" --vault "$V" register one_off --employment-id E5 --amount-o
 # Pending registrations block the pay run unless explicitly accepted.
 expect_exit 1 "$BIN" --vault "$V" payrun create --period 2026-11 --pay-date "$today" --policy same-as-last "${R[@]}"
 expect_grep "await approval" "$T/err"
-uuids=$("$BIN" --vault "$V" register list --status registered --json "${R[@]}" | $PY -c 'import json,sys; print(" ".join(r["uuid"] for r in json.load(sys.stdin)))')
-expect_exit 0 "$BIN" --vault "$V" register approve $uuids "${A1[@]}"
+approve_registered
 
 # Bad parameters.
 expect_exit 1 "$BIN" --vault "$V" payrun create --period 2026-11 --pay-date 2020-01-01 --policy same-as-last "${R[@]}"
@@ -89,10 +104,11 @@ expect_exit 3 "$BIN" --vault "$V" payrun create --period 2026-11 --pay-date "$to
 rm "$T/payroll.lua.minisig"
 expect_exit 3 "$BIN" --vault "$V" payrun create --period 2026-11 --pay-date "$today" --policy same-as-last --rules "$T/payroll.lua" "${R[@]}"
 
-check_run() { # check_run ID POLICY: every employment's net against the independent computation
+check_run() { # check_run ID POLICY UNBANKED: every employment's net against the independent
+  # computation; UNBANKED the employments warned of no bank account ("" for none)
   "$BIN" --vault "$V" payrun show "$1" --json "${R[@]}" > "$T/show.json" || fail "payrun show --json"
   "$BIN" --vault "$V" payrun show "$1" --csv "${R[@]}" > "$T/show.csv" || fail "payrun show --csv"
-  $PY - "$T/show.json" "$T/show.csv" "$S/tax_tables.csv" "$2" <<'PYEOF' || fail "amounts differ from the hand computation ($2)"
+  $PY - "$T/show.json" "$T/show.csv" "$S/tax_tables.csv" "$2" "$3" <<'PYEOF' || fail "amounts differ from the hand computation ($2)"
 import csv, json, sys
 show = json.load(open(sys.argv[1])); rows = {r["employment_id"]: r for r in csv.DictReader(open(sys.argv[2]))}
 tax = {}
@@ -141,12 +157,18 @@ for c in show["changed"]:
            sum(l["amount_ore"] for l in ls if l["code"].startswith("DED_")))
     assert got == (int(r["gross_ore"]), int(r["tax_ore"]), int(r["deductions_ore"])), (c, r)
     assert all(l["text"] for l in ls), ls
+# People's flags: E4's person is protected (paid, so counted) and, without an approved bank
+# change, has no account; H1's person is not in the snapshot: the hire's IBAN counts.
+unbanked = {e for e, r in rows.items() if "no bank account" in r["warnings"]}
+assert unbanked == set(filter(None, sys.argv[5].split(","))), unbanked
+assert show["protected_identities_paid"] == 1, show["protected_identities_paid"]
+assert rows["E4"]["personnummer"].endswith("-****"), rows["E4"]
 PYEOF
 }
 
 expect_exit 0 "$BIN" --vault "$V" payrun create --period 2026-11 --pay-date "$today" --policy same-as-last "${R[@]}"
 expect_grep "pay run 1 created" "$T/out"
-check_run 1 same-as-last
+check_run 1 same-as-last E4
 expect_exit 0 "$BIN" --vault "$V" payrun show 1 "${R[@]}"
 expect_grep "changed employments" "$T/out"
 expect_grep "employed 10 of 30 days" "$T/out"
@@ -155,8 +177,13 @@ expect_grep "unpaid leave on 10 days" "$T/out"
 expect_exit 3 "$BIN" --vault "$V" config set payrun.second_approval_pct 1 "${R[@]}"
 expect_exit 1 "$BIN" --vault "$V" config set payrun.second_approval_pct 500 "${AD[@]}"
 expect_exit 0 "$BIN" --vault "$V" config set payrun.second_approval_pct 1 "${AD[@]}"
+# An approved bank change gives E4's person an account for the next run.
+acct=($(awk -F, -v p="${P[0]}" '$1==p {print $5, $6}' "$S/employees.csv")) # a valid account
+expect_exit 0 "$BIN" --vault "$V" register bank_change --personnummer "${P[3]}" --from-date 2026-11-01 \
+  --clearing "${acct[0]}" --account "${acct[1]}" "${R[@]}"
+approve_registered
 expect_exit 0 "$BIN" --vault "$V" payrun create --period 2026-11 --pay-date "$today" --policy recalculate "${R[@]}"
-check_run 2 recalculate
+check_run 2 recalculate ""
 
 # Two-person release: never by the creator; a large change needs two different approvers.
 $PY -c 'import json,sys; assert json.load(open(sys.argv[1]))["second_approval_needed"]' "$T/show.json" ||
@@ -173,6 +200,10 @@ expect_grep "already has an approved pay run" "$T/err"
 "$BIN" --vault "$V" audit list "${AD[@]}" > "$T/audit"
 grep -q "payrun.approve.*approved by carol, created by bob" "$T/audit" || fail "first approval not audited"
 grep -q "payrun.approve.*second approval by dave after carol" "$T/audit" || fail "second approval not audited"
+# Counted when each run was created (E4's person is a protected identity, paid in both).
+for run in 1 2; do
+  grep -q "pay run $run created: .*, 1 protected identities paid" "$T/audit" || fail "run $run: protected count"
+done
 expect_exit 1 "$BIN" --vault "$V" payrun create --period 2026-11 --pay-date "$today" --policy recalculate "${R[@]}"
 expect_grep "already has an approved emergency pay run" "$T/err"
 pass
